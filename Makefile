@@ -1,0 +1,32 @@
+.PHONY: setup run test lint format bench migrate seed
+
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+setup:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+## Everything on embedded defaults (SQLite, filesystem broker): web on :8000, sandboxes on :8001,
+## a Celery worker and beat. One Ctrl-C stops all.
+run: setup
+	@$(UV) run python manage.py migrate --noinput -v0
+	@$(UV) run python manage.py rundemo
+
+## The whole suite against PostgreSQL, Redis, the sandboxes over HTTP and headless Chromium.
+test:
+	@bash .ci/prepare
+	@$(UV) run python manage.py makemigrations --check --dry-run --settings=config.settings.test >/dev/null
+	@$(UV) run pytest
+
+lint: setup
+	@$(UV) run ruff check .
+	@$(UV) run ruff format --check .
+
+format: setup
+	@$(UV) run ruff format .
+	@$(UV) run ruff check --fix .
+
+bench:
+	@bash .ci/prepare
+	@$(UV) run python -m tests.benchmarks.run

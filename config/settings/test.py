@@ -1,0 +1,19 @@
+"""Tests run against PostgreSQL (and Redis for the Celery integration tests)."""
+
+from .base import *  # noqa: F403
+from .base import database_from_url, env
+
+DATABASES = {
+    "default": database_from_url(
+        env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/refunddesk_test")
+    )
+}
+DATABASES["default"]["TEST"] = {"NAME": DATABASES["default"]["NAME"]}
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "100000/minute"}}  # noqa: F405

@@ -1,0 +1,334 @@
+"""The one interface every marketplace adapter implements.
+
+Adapters never import Django models: they take and return the frozen dataclasses below, so each
+can be tested alone against its sandbox. The refund services and the Celery tasks are the only
+callers; they turn our rows into these values (see `integrations.payloads`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar
+
+import requests
+
+
+class ResultDelivery(StrEnum):
+    IMMEDIATE = "immediate"  # the create call's answer is final
+    WEBHOOK = "webhook"  # the platform calls us back later
+    POLLING = "polling"  # we ask the platform until it says it is done
+
+
+class OutboundKind(StrEnum):
+    """What an outbox row asks a marketplace to do."""
+
+    CREATE_REFUND = "create_refund"  # money must move: the refund entered PROCESSING
+    APPROVE_RETURN = "approve_return"  # a refund the platform already knows was approved (WAITING)
+    DENY_REFUND = "deny_refund"  # a refund the platform already knows was denied
+    CANCEL_REFUND = "cancel_refund"  # a refund the platform already knows was cancelled
+    SEND_RETURN_SHIPMENT = "send_return_shipment"  # tracking of goods coming back
+    READ_STATUS = "read_status"  # poll the platform for the refund's result
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    partial_refund_by_line: bool
+    shipping_refund: bool
+    multiple_payments: bool
+    cancel_after_creation: bool
+    return_shipment: bool
+    result_delivery: ResultDelivery
+    # Sentences staff read on the refund page, e.g. "HepsiGlobal refunds cannot be cancelled
+    # once sent".
+    notes: tuple[str, ...] = ()
+    # Requests per second the platform allows per account, when it publishes a limit.
+    rate_limit_per_second: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """A MarketplaceAccount row as the adapter sees it."""
+
+    account_id: int
+    adapter_key: str
+    name: str
+    base_url: str
+    credentials: Mapping[str, str]
+    webhook_secret: str = ""
+    options: Mapping[str, str] = field(default_factory=dict)
+    # Where the platform should call us back (our public base URL).
+    callback_base_url: str = ""
+
+
+@dataclass(frozen=True)
+class RefundLineData:
+    order_line_external_id: str
+    sku: str
+    name: str
+    quantity: int
+    amount: Decimal
+    restock: bool
+    fulfilled_quantity: int = 0
+    ordered_quantity: int = 0
+
+
+@dataclass(frozen=True)
+class PaymentShare:
+    payment_external_id: str
+    method: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class RefundData:
+    """Our refund, as a snapshot taken when the outbox row was written."""
+
+    refund_id: int
+    idempotency_key: str
+    order_external_number: str
+    currency: str
+    total: Decimal
+    lines_amount: Decimal
+    shipping_amount: Decimal
+    additional_amount: Decimal
+    reason_code: str
+    customer_explanation: str
+    refund_only: bool
+    requested_at: dt.datetime
+    lines: tuple[RefundLineData, ...] = ()
+    payments: tuple[PaymentShare, ...] = ()
+    order_grand_total: Decimal = Decimal("0")
+    # The platform's ids, when it already knows the refund.
+    external_id: str = ""
+    external_request_id: str = ""
+    return_tracking_id: str = ""
+    return_carrier: str = ""
+    response_reason: str = ""
+    customer_email: str = ""
+
+
+# --- Results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The platform took the request; the final answer comes later (webhook or polling)."""
+
+    external_id: str = ""
+    external_request_id: str = ""
+    message: str = ""
+    raw: Mapping = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """The platform says the money went back (or the action is done for good)."""
+
+    external_id: str = ""
+    external_request_id: str = ""
+    message: str = ""
+    raw: Mapping = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Refused for good: retrying the same request cannot succeed. A person must act."""
+
+    code: str
+    message: str
+    raw: Mapping = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FailedForNow:
+    """Did not work this time (timeout, 5xx, 429); the same request may succeed later."""
+
+    message: str
+    retry_after: float | None = None
+    code: str = ""
+    raw: Mapping = field(default_factory=dict)
+
+
+Result = Accepted | Confirmed | Rejected | FailedForNow
+
+
+# --- Errors (raised inside clients; the adapter turns them into results) ---------------------
+
+
+class MarketplaceError(Exception):
+    def __init__(self, message: str, *, code: str = "", raw: Mapping | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.raw = raw or {}
+
+
+class TransientError(MarketplaceError):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class PermanentError(MarketplaceError):
+    pass
+
+
+class WebhookRejected(Exception):
+    """An inbound webhook failed verification or cannot be read; answer 4xx and store nothing."""
+
+    def __init__(self, message: str, *, status: int = 401):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+# --- What the platform reports ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteRefund:
+    """A refund as the platform lists it, in our status vocabulary (refunds.states values)."""
+
+    external_id: str
+    order_external_number: str
+    status: str
+    amount: Decimal
+    currency: str = ""
+    reason: str = ""
+    refund_only: bool = True
+    requester: str = ""
+    tracking_id: str = ""
+    carrier: str = ""
+    response_reason: str = ""
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    # Our key when the platform echoes it (HepsiGlobal refund_number), else "".
+    idempotency_key: str = ""
+    raw: Mapping = field(default_factory=dict)
+
+
+class WebhookTopic(StrEnum):
+    REFUND_RESULT = "refund_result"  # the outcome of a refund we created
+    REFUND_STATUS = "refund_status"  # a refund's status changed on the platform
+    ORDER_CANCEL = "order_cancel"  # the seller cancelled units the customer paid for
+    IGNORED = "ignored"  # verified, stored, nothing to do
+
+
+@dataclass(frozen=True)
+class WebhookMessage:
+    """A verified inbound webhook, parsed."""
+
+    delivery_key: str  # unique per delivery: cancel_id, request_id, deduplication id...
+    topic: WebhookTopic
+    order_external_number: str = ""
+    external_id: str = ""
+    external_request_id: str = ""
+    idempotency_key: str = ""
+    status: str = ""  # our vocabulary for refund results: ISSUED, DENIED, PROCESSING
+    message: str = ""
+    # ORDER_CANCEL: the order line and the cancelled units.
+    order_line_external_id: str = ""
+    quantity: int = 0
+    reason: str = ""
+    occurred_at: dt.datetime | None = None
+    payload: Mapping = field(default_factory=dict)
+
+
+# --- The adapter -----------------------------------------------------------------------------
+
+
+class MarketplaceAdapter:
+    """Base class: owns the session and the error wrapping. Subclasses implement `_create_refund`
+    and friends by raising TransientError / PermanentError from their client; the public
+    methods below turn those into results, so callers never see an exception for a platform
+    answer."""
+
+    key: ClassVar[str]
+    label: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    # webhook name (the last part of /<key>/webhooks/<name>) -> allowed HTTP methods
+    webhook_endpoints: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+
+    def __init__(self, account: AccountConfig, session: requests.Session | None = None):
+        from .http import build_session
+
+        self.account = account
+        self.session = session or build_session(account)
+
+    # Public API: each returns a Result and never raises for a platform's answer.
+    def create_refund(self, refund: RefundData) -> Result:
+        return self._wrap(self._create_refund, refund)
+
+    def cancel_refund(self, refund: RefundData) -> Result:
+        return self._wrap(self._cancel_refund, refund)
+
+    def approve_return(self, refund: RefundData) -> Result:
+        return self._wrap(self._approve_return, refund)
+
+    def deny_refund(self, refund: RefundData) -> Result:
+        return self._wrap(self._deny_refund, refund)
+
+    def send_return_shipment(self, refund: RefundData) -> Result:
+        return self._wrap(self._send_return_shipment, refund)
+
+    def read_refund_status(self, refund: RefundData) -> Result:
+        return self._wrap(self._read_refund_status, refund)
+
+    def perform(self, kind: OutboundKind | str, refund: RefundData) -> Result:
+        handler = {
+            OutboundKind.CREATE_REFUND: self.create_refund,
+            OutboundKind.CANCEL_REFUND: self.cancel_refund,
+            OutboundKind.APPROVE_RETURN: self.approve_return,
+            OutboundKind.DENY_REFUND: self.deny_refund,
+            OutboundKind.SEND_RETURN_SHIPMENT: self.send_return_shipment,
+            OutboundKind.READ_STATUS: self.read_refund_status,
+        }[OutboundKind(kind)]
+        return handler(refund)
+
+    def list_refunds(self, *, since: dt.datetime | None = None) -> list[RemoteRefund]:
+        """Refunds changed or created on the platform since `since`. Raises MarketplaceError."""
+        return []
+
+    def parse_webhook(
+        self, *, name: str, method: str, headers: Mapping[str, str], body: bytes
+    ) -> WebhookMessage:
+        """Verify (constant-time) and parse an inbound webhook; raise WebhookRejected."""
+        raise WebhookRejected("This marketplace sends no webhooks", status=404)
+
+    # Subclasses override these. By default an action the platform has no API for is done
+    # for good with nothing to send (e.g. approving a return on a platform that never hears of
+    # returns).
+    def _create_refund(self, refund: RefundData) -> Result:
+        raise NotImplementedError
+
+    def _cancel_refund(self, refund: RefundData) -> Result:
+        return Rejected(
+            code="unsupported",
+            message=f"{self.label} refunds cannot be cancelled once sent.",
+        )
+
+    def _approve_return(self, refund: RefundData) -> Result:
+        return Confirmed(message=f"{self.label} is not told about approved returns.")
+
+    def _deny_refund(self, refund: RefundData) -> Result:
+        return Confirmed(message=f"{self.label} is not told about denied refunds.")
+
+    def _send_return_shipment(self, refund: RefundData) -> Result:
+        return Confirmed(message=f"{self.label} is not told about return shipments.")
+
+    def _read_refund_status(self, refund: RefundData) -> Result:
+        return Accepted(message="No status API; waiting for the platform's webhook.")
+
+    def _wrap(self, call, refund: RefundData) -> Result:
+        try:
+            return call(refund)
+        except TransientError as exc:
+            return FailedForNow(
+                message=exc.message, retry_after=exc.retry_after, code=exc.code, raw=exc.raw
+            )
+        except PermanentError as exc:
+            return Rejected(code=exc.code or "rejected", message=exc.message, raw=exc.raw)

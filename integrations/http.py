@@ -1,0 +1,79 @@
+"""The one way to build a requests.Session for a marketplace account: connect and read timeouts
+on every call, and a JSON log line per call with secrets redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from typing import TYPE_CHECKING
+
+import requests
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from .base import AccountConfig
+
+logger = logging.getLogger("integrations.http")
+
+SECRET_HEADERS = {"authorization", "authorizationjwt", "access-token", "cookie", "set-cookie",
+                  "x-api-key"}
+SECRET_KEYS = re.compile(
+    r'("(?:password|client_secret|token|access_token|refresh_token|secret)"\s*:\s*)"[^"]*"',
+    re.IGNORECASE,
+)
+
+
+def redact_headers(headers) -> dict[str, str]:
+    return {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in dict(headers).items()}
+
+
+def redact_body(body) -> str:
+    if body is None:
+        return ""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    text = str(body)[:2000]
+    text = SECRET_KEYS.sub(r'\1"***"', text)
+    return re.sub(r"(password=)[^&]*", r"\1***", text)
+
+
+class MarketplaceSession(requests.Session):
+    """A session that never calls without a timeout and logs every call."""
+
+    def __init__(self, *, account_name: str, timeout: tuple[float, float]):
+        super().__init__()
+        self.account_name = account_name
+        self.default_timeout = timeout
+
+    def request(self, method, url, *args, **kwargs):
+        kwargs.setdefault("timeout", self.default_timeout)
+        if kwargs["timeout"] is None:
+            kwargs["timeout"] = self.default_timeout
+        started = time.monotonic()
+        entry = {"account": self.account_name, "method": method, "url": url}
+        try:
+            response = super().request(method, url, *args, **kwargs)
+        except requests.RequestException as exc:
+            entry.update(error=type(exc).__name__, ms=round((time.monotonic() - started) * 1000))
+            logger.warning(json.dumps(entry))
+            raise
+        entry.update(
+            status=response.status_code,
+            ms=round((time.monotonic() - started) * 1000),
+            request_headers=redact_headers(response.request.headers),
+            request_body=redact_body(response.request.body),
+            response_body=redact_body(response.content[:2000]),
+        )
+        logger.info(json.dumps(entry))
+        return response
+
+
+def build_session(account: AccountConfig) -> MarketplaceSession:
+    session = MarketplaceSession(
+        account_name=account.name,
+        timeout=(settings.MARKETPLACE_CONNECT_TIMEOUT, settings.MARKETPLACE_READ_TIMEOUT),
+    )
+    session.headers["User-Agent"] = "RefundDesk/1.0"
+    return session

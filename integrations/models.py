@@ -1,0 +1,116 @@
+"""The outbox (what we must tell a marketplace) and the inbox (what a marketplace told us)."""
+
+from django.db import models
+from django.db.models import Q
+
+from .base import OutboundKind
+
+
+class OutboundState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_FLIGHT = "in_flight", "In flight"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed (refused by the marketplace)"
+    DEAD = "dead", "Dead (gave up after retries)"
+
+
+class OutboundAction(models.Model):
+    """One call a marketplace must receive, written in the same transaction as the state change
+    that needs it. The idempotency key is fixed at creation and sent on every attempt."""
+
+    refund = models.ForeignKey(
+        "refunds.Refund", on_delete=models.PROTECT, related_name="outbound_actions"
+    )
+    account = models.ForeignKey(
+        "orders.MarketplaceAccount", on_delete=models.PROTECT, related_name="outbound_actions"
+    )
+    kind = models.CharField(
+        max_length=32, choices=[(k.value, k.value.replace("_", " ")) for k in OutboundKind]
+    )
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    payload = models.JSONField(help_text="Snapshot of the refund when the action was written.")
+    state = models.CharField(
+        max_length=12, choices=OutboundState.choices, default=OutboundState.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    response = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], name="outbound_due_idx",
+                condition=Q(state__in=["pending", "in_flight"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for refund {self.refund_id} ({self.state})"
+
+
+class OutboundAttempt(models.Model):
+    action = models.ForeignKey(OutboundAction, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20)  # accepted, confirmed, rejected, failed, crashed
+    message = models.TextField(blank=True)
+    response = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["action", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["action", "number"], name="outbound_attempt_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number}: {self.outcome}"
+
+
+class WebhookState(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored"
+    FAILED = "failed", "Failed"
+
+
+class WebhookEvent(models.Model):
+    """A verified inbound webhook, stored raw before it is processed; the delivery key makes a
+    second delivery of the same event a no-op."""
+
+    account = models.ForeignKey(
+        "orders.MarketplaceAccount", on_delete=models.PROTECT, related_name="webhook_events"
+    )
+    adapter_key = models.CharField(max_length=32)
+    name = models.CharField(max_length=60, help_text="The webhook endpoint, e.g. order-cancel.")
+    delivery_key = models.CharField(max_length=200)
+    topic = models.CharField(max_length=40, blank=True)
+    headers = models.JSONField(default=dict)
+    body = models.TextField()
+    state = models.CharField(
+        max_length=12, choices=WebhookState.choices, default=WebhookState.RECEIVED, db_index=True
+    )
+    refund = models.ForeignKey(
+        "refunds.Refund", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="webhook_events",
+    )
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["adapter_key", "delivery_key"], name="webhook_delivery_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.adapter_key} {self.name} {self.delivery_key}"

@@ -1,0 +1,185 @@
+"""The refund calculator: proposes the amount for chosen lines and quantities, and validates a
+whole refund against what is still refundable. Used by the services and as a live preview."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from orders.models import Order
+
+from .errors import RefundError
+from .money import ZERO, allocate, quantize, unit_share
+from .selectors import OrderRefundable, order_refundable
+
+
+@dataclass(frozen=True)
+class LineChoice:
+    order_line_id: int
+    quantity: int
+    amount: Decimal | None = None  # None: the calculator proposes it
+    restock: bool = False
+
+
+@dataclass(frozen=True)
+class ProposedLine:
+    order_line_id: int
+    sku: str
+    quantity: int
+    amount: Decimal
+    restock: bool
+
+
+@dataclass(frozen=True)
+class Proposal:
+    lines: tuple[ProposedLine, ...]
+    lines_amount: Decimal
+    shipping_amount: Decimal
+    additional_amount: Decimal
+    total: Decimal
+    currency: str
+    refundable: OrderRefundable
+
+
+def _money(value, field: str, currency: str) -> Decimal:
+    if value is None or value == "":
+        return quantize(ZERO, currency)
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        raise RefundError(f"{value!r} is not an amount", field=field) from None
+    if not amount.is_finite():
+        raise RefundError(f"{value!r} is not an amount", field=field)
+    if amount < 0:
+        raise RefundError("The amount cannot be negative", field=field)
+    if quantize(amount, currency) != amount:
+        raise RefundError(f"{amount} has more decimals than {currency} allows", field=field)
+    return amount
+
+
+def propose_refund(
+    *,
+    order: Order,
+    lines: Sequence[LineChoice] = (),
+    shipping_amount=None,
+    additional_amount=None,
+    amount=None,
+    exclude_refund_id: int | None = None,
+) -> Proposal:
+    """Compute and check a refund. With `lines`, each line's amount is unit price × quantity with
+    the line's discount and tax spread proportionally (cumulative rounding, so a line refunded in
+    parts adds up to exactly what was paid). With only `amount`, the amount is spread over the
+    lines' refundable money by largest remainder. Raises RefundError naming the line and the limit.
+    """
+    currency = order.currency
+    refundable = order_refundable(order, exclude_refund_id=exclude_refund_id)
+    shipping = _money(shipping_amount, "shipping_amount", currency)
+    additional = _money(additional_amount, "additional_amount", currency)
+    if shipping > refundable.shipping:
+        raise RefundError(
+            f"Shipping: {refundable.shipping} {currency} refundable, {shipping} requested",
+            field="shipping_amount",
+        )
+    if additional > refundable.additional:
+        raise RefundError(
+            f"Additional charges: {refundable.additional} {currency} refundable, "
+            f"{additional} requested",
+            field="additional_amount",
+        )
+
+    proposed: list[ProposedLine] = []
+    if lines:
+        seen: set[int] = set()
+        for choice in lines:
+            info = refundable.lines.get(choice.order_line_id)
+            if info is None:
+                raise RefundError("That line is not part of this order", field="lines")
+            sku = info.line.sku
+            if choice.order_line_id in seen:
+                raise RefundError(f"Line {sku} is chosen twice", field="lines")
+            seen.add(choice.order_line_id)
+            if isinstance(choice.quantity, bool) or not isinstance(choice.quantity, int):
+                raise RefundError(f"Line {sku}: the quantity must be a whole number", field="lines")
+            if choice.quantity < 0:
+                raise RefundError(f"Line {sku}: the quantity cannot be negative", field="lines")
+            if choice.quantity > info.units:
+                raise RefundError(
+                    f"Line {sku}: {info.units} units refundable, {choice.quantity} requested",
+                    field="lines",
+                )
+            if choice.amount is not None:
+                line_amount = _money(choice.amount, "lines", currency)
+            elif choice.quantity == info.units:
+                line_amount = info.amount  # the rest of the line, to the cent
+            else:
+                line_amount = min(
+                    unit_share(
+                        line_total=info.paid_amount,
+                        line_quantity=info.line.quantity,
+                        units_before=min(
+                            info.refunded_units + info.line.cancelled_quantity,
+                            info.line.quantity - choice.quantity,
+                        ),
+                        units=choice.quantity,
+                        currency=currency,
+                    ),
+                    info.amount,
+                )
+            if line_amount > info.amount:
+                raise RefundError(
+                    f"Line {sku}: {info.amount} {currency} refundable, {line_amount} requested",
+                    field="lines",
+                )
+            if choice.quantity == 0 and line_amount == 0:
+                continue
+            proposed.append(
+                ProposedLine(choice.order_line_id, sku, choice.quantity, line_amount, choice.restock)
+            )
+    elif amount is not None:
+        wanted = _money(amount, "amount", currency) - shipping - additional
+        if wanted < 0:
+            raise RefundError(
+                "The amount is smaller than the shipping and additional charges refunded",
+                field="amount",
+            )
+        infos = [info for info in refundable.lines.values() if info.amount > 0]
+        lines_room = sum((i.amount for i in infos), ZERO)
+        if wanted > lines_room:
+            raise RefundError(
+                f"Order {order.external_number}: {lines_room + shipping + additional} "
+                f"{currency} refundable, {wanted + shipping + additional} requested",
+                field="amount",
+            )
+        if wanted > 0:
+            for info, part in zip(
+                infos, allocate(wanted, [i.amount for i in infos], currency), strict=True
+            ):
+                if part > 0:
+                    proposed.append(ProposedLine(info.line.pk, info.line.sku, 0, part, False))
+
+    lines_amount = sum((p.amount for p in proposed), ZERO)
+    total = quantize(lines_amount + shipping + additional, currency)
+    if total <= 0:
+        raise RefundError("Choose at least one line, shipping or an amount to refund", field="lines")
+    if total > refundable.total:
+        raise RefundError(
+            f"Order {order.external_number}: {refundable.total} {currency} refundable, "
+            f"{total} requested",
+            field="amount",
+        )
+    return Proposal(
+        lines=tuple(proposed),
+        lines_amount=quantize(lines_amount, currency),
+        shipping_amount=quantize(shipping, currency),
+        additional_amount=quantize(additional, currency),
+        total=total,
+        currency=currency,
+        refundable=refundable,
+    )
+
+
+def line_choices(quantities: Mapping[int, int]) -> list[LineChoice]:
+    return [LineChoice(order_line_id=k, quantity=v) for k, v in quantities.items() if v]

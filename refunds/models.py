@@ -1,0 +1,201 @@
+"""Refunds, their lines and their append-only audit trail."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from orders.models import MONEY, Order, OrderLine
+
+from .states import STATUS_LABELS, RefundStatus
+
+StatusChoices = models.TextChoices(
+    "StatusChoices", [(s.value, (s.value, STATUS_LABELS[s])) for s in RefundStatus]
+)
+
+
+class RefundSource(models.TextChoices):
+    PORTAL = "portal", "Customer portal"
+    STAFF = "staff", "Staff"
+    MARKETPLACE = "marketplace", "Marketplace"
+
+
+class RequesterRole(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    AGENT = "agent", "Refund agent"
+    MANAGER = "manager", "Refund manager"
+    MARKETPLACE = "marketplace", "Marketplace"
+
+
+class ReasonCode(models.TextChoices):
+    DAMAGED = "damaged", "Arrived damaged"
+    DEFECTIVE = "defective", "Defective or not working"
+    INCORRECT_ORDER = "incorrect_order", "Wrong item sent"
+    INCOMPATIBILITY = "incompatibility_issues", "Not compatible"
+    NOT_AS_DESCRIBED = "not_as_described", "Not as described"
+    CHANGED_MIND = "changed_mind", "Changed mind"
+    LATE_DELIVERY = "late_delivery", "Arrived too late"
+    NOT_RECEIVED = "not_received", "Never arrived"
+    OUT_OF_STOCK = "out_of_stock", "Cancelled: out of stock"
+    OTHER = "other", "Other"
+
+
+class Refund(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    status = models.CharField(
+        max_length=12, choices=StatusChoices.choices, default=RefundStatus.REQUESTED,
+        db_index=True,
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="refunds_requested",
+    )
+    requester_role = models.CharField(max_length=12, choices=RequesterRole.choices)
+    requester_name = models.CharField(
+        max_length=150, blank=True, help_text="Username or e-mail of the requester (seed 003)."
+    )
+    source = models.CharField(max_length=12, choices=RefundSource.choices)
+    reason_code = models.CharField(max_length=40, choices=ReasonCode.choices)
+    customer_explanation = models.TextField(blank=True, max_length=2000)
+    response_reason = models.TextField(blank=True, max_length=2000)
+    refund_only = models.BooleanField(
+        default=False, help_text="The customer keeps the goods; nothing comes back."
+    )
+    covers_cancellation = models.BooleanField(
+        default=False,
+        help_text="Refunds units the seller cancelled; they count as cancelled, not returned.",
+    )
+    return_tracking_id = models.CharField(max_length=100, blank=True)
+    return_carrier = models.CharField(max_length=100, blank=True)
+    lines_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    shipping_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    additional_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    total = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    is_valid = models.BooleanField(default=True)
+    # The marketplace's ids for this refund (its refund id, and its request id where it has one).
+    external_id = models.CharField(max_length=120, blank=True, default="")
+    external_request_id = models.CharField(max_length=120, blank=True, default="")
+    needs_attention = models.BooleanField(default=False, db_index=True)
+    attention_message = models.TextField(blank=True)
+    has_drift = models.BooleanField(default=False, db_index=True)
+    drift_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("approve_refund", "Can approve refunds"),
+            ("approve_large_refund", "Can approve refunds above the approval limit"),
+            ("deny_refund", "Can deny refunds"),
+            ("receive_refund", "Can record returned goods"),
+            ("cancel_refund", "Can cancel refunds"),
+            ("retry_refund", "Can retry a failed marketplace delivery"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gt=0), name="refund_total_positive"),
+            models.CheckConstraint(
+                condition=Q(lines_amount__gte=0) & Q(shipping_amount__gte=0)
+                & Q(additional_amount__gte=0),
+                name="refund_parts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(total=F("lines_amount") + F("shipping_amount") + F("additional_amount")),
+                name="refund_total_is_sum_of_parts",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in RefundStatus]), name="refund_status_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["order", "external_id"], condition=~Q(external_id=""),
+                name="refund_external_id_unique_per_order",
+            ),
+            models.UniqueConstraint(
+                fields=["external_request_id"], condition=~Q(external_request_id=""),
+                name="refund_external_request_id_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="refund_status_created_idx"),
+            models.Index(fields=["return_tracking_id"], name="refund_tracking_idx"),
+            models.Index(fields=["external_id"], name="refund_external_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.status})"
+
+    @property
+    def number(self) -> str:
+        return f"RD-{self.pk}"
+
+    @property
+    def status_enum(self) -> RefundStatus:
+        return RefundStatus(self.status)
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[RefundStatus(self.status)]
+
+
+class RefundLine(models.Model):
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="refund_lines")
+    # Units refunded; 0 for an amount-only adjustment of the line.
+    quantity = models.PositiveIntegerField()
+    amount = models.DecimalField(**MONEY)
+    restock = models.BooleanField(default=False)
+    received_quantity = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gte=0) & (Q(quantity__gt=0) | Q(amount__gt=0)),
+                name="refund_line_amount_or_quantity_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(received_quantity__lte=F("quantity")),
+                name="refund_line_received_within_quantity",
+            ),
+            models.UniqueConstraint(fields=["refund", "order_line"], name="refund_line_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_line.sku} × {self.quantity}: {self.amount}"
+
+
+class RefundEvent(models.Model):
+    """Append-only audit trail: who did what to a refund, when, and what changed."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="refund_events",
+    )
+    actor_label = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=40)
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label}: {self.action} {self.from_status}→{self.to_status}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("Refund events are append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Refund events are append-only and cannot be deleted.")

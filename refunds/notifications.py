@@ -1,0 +1,75 @@
+"""E-mails sent after a refund changes (always after commit, never inside a transaction)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+
+from .models import Refund
+from .states import STATUS_LABELS, RefundStatus
+
+logger = logging.getLogger(__name__)
+
+CUSTOMER_TEXT = {
+    RefundStatus.REQUESTED: "We received your refund request and will review it shortly.",
+    RefundStatus.WAITING: "Your refund was approved. Please send the goods back and enter the "
+    "tracking number in the portal.",
+    RefundStatus.PROCESSING: "Your refund is being processed by the marketplace.",
+    RefundStatus.ISSUED: "Your refund has been issued.",
+    RefundStatus.DENIED: "Your refund request was denied.",
+    RefundStatus.CANCELLED: "Your refund request was cancelled.",
+}
+
+
+def status_changed(refund_id: int, old: str, new: str) -> None:
+    refund = Refund.objects.select_related("order__customer").filter(pk=refund_id).first()
+    if refund is None or not new:
+        return
+    status = RefundStatus(new)
+    lines = [
+        f"Hello {refund.order.customer.name or refund.order.customer.email},",
+        "",
+        f"Refund {refund.number} for order {refund.order.external_number} "
+        f"({refund.total} {refund.currency}) is now: {STATUS_LABELS[status]}.",
+        CUSTOMER_TEXT[status],
+    ]
+    if status == RefundStatus.DENIED and refund.response_reason:
+        lines.append(f"Reason: {refund.response_reason}")
+    lines += ["", f"Follow it at {settings.REFUND_DESK_BASE_URL}/portal/refunds/{refund.pk}/"]
+    try:
+        send_mail(
+            subject=f"Refund {refund.number}: {STATUS_LABELS[status]}",
+            message="\n".join(lines),
+            from_email=None,
+            recipient_list=[refund.order.customer.email],
+        )
+    except OSError:
+        logger.exception("Could not send the status e-mail for refund %s", refund_id)
+
+
+def needs_attention(refund_id: int) -> None:
+    refund = Refund.objects.select_related("order__account").filter(pk=refund_id).first()
+    if refund is None:
+        return
+    recipients = list(
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True, groups__name="Refund manager")
+        .exclude(email="")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+    if not recipients:
+        return
+    try:
+        send_mail(
+            subject=f"Refund {refund.number} needs attention",
+            message=f"{refund.attention_message}\n\n"
+            f"{settings.REFUND_DESK_BASE_URL}/staff/refunds/{refund.pk}/",
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except OSError:
+        logger.exception("Could not notify staff about refund %s", refund_id)

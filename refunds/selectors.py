@@ -1,0 +1,103 @@
+"""Reads: what is still refundable, and the querysets views and the API start from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet, Sum
+
+from orders.models import Order, OrderLine
+
+from .models import Refund, RefundLine
+from .money import ZERO, quantize
+from .states import ACTIVE_STATUSES
+
+ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+
+@dataclass(frozen=True)
+class LineRefundable:
+    line: OrderLine
+    paid_amount: Decimal
+    refunded_amount: Decimal
+    refunded_units: int  # units in active refunds (cancellation refunds excluded: see below)
+    units: int  # units still refundable
+    amount: Decimal  # money still refundable on this line
+
+
+@dataclass(frozen=True)
+class OrderRefundable:
+    order: Order
+    lines: dict[int, LineRefundable] = field(default_factory=dict)
+    shipping: Decimal = ZERO
+    additional: Decimal = ZERO
+    total: Decimal = ZERO
+    refunded_total: Decimal = ZERO
+
+
+def order_refundable(order: Order, *, exclude_refund_id: int | None = None) -> OrderRefundable:
+    """What is still refundable on an order: per line (units and money), shipping, additional
+    charges and the order total. Units of a refund that covers a cancellation are counted in the
+    line's cancelled quantity, so they are not subtracted twice."""
+    currency = order.currency
+    active = Q(refund__status__in=ACTIVE)
+    if exclude_refund_id:
+        active &= ~Q(refund_id=exclude_refund_id)
+    per_line = {
+        row["order_line_id"]: row
+        for row in RefundLine.objects.filter(active, order_line__order=order)
+        .values("order_line_id")
+        .annotate(
+            amount=Sum("amount"),
+            units=Sum("quantity", filter=Q(refund__covers_cancellation=False)),
+        )
+    }
+    refunds = Refund.objects.filter(order=order, status__in=ACTIVE)
+    if exclude_refund_id:
+        refunds = refunds.exclude(pk=exclude_refund_id)
+    sums = refunds.aggregate(
+        shipping=Sum("shipping_amount"), additional=Sum("additional_amount"), total=Sum("total")
+    )
+    lines = {}
+    for line in order.lines.all():
+        row = per_line.get(line.pk, {})
+        refunded_amount = row.get("amount") or ZERO
+        refunded_units = row.get("units") or 0
+        paid = quantize(line.paid_amount, currency)
+        lines[line.pk] = LineRefundable(
+            line=line,
+            paid_amount=paid,
+            refunded_amount=refunded_amount,
+            refunded_units=refunded_units,
+            units=max(line.quantity - line.cancelled_quantity - refunded_units, 0),
+            amount=max(paid - refunded_amount, ZERO),
+        )
+    refunded_total = sums["total"] or ZERO
+    return OrderRefundable(
+        order=order,
+        lines=lines,
+        shipping=max(order.shipping_total - (sums["shipping"] or ZERO), ZERO),
+        additional=max(
+            order.additional_total + order.tip_total - (sums["additional"] or ZERO), ZERO
+        ),
+        total=max(order.grand_total - refunded_total, ZERO),
+        refunded_total=refunded_total,
+    )
+
+
+def refund_queryset() -> QuerySet[Refund]:
+    return Refund.objects.select_related("order", "order__account", "order__customer", "requested_by")
+
+
+def refunds_for_customer(user) -> QuerySet[Refund]:
+    """The refunds a customer may see: their own orders' only. No customer, nothing."""
+    if not getattr(user, "is_authenticated", False):
+        return Refund.objects.none()
+    return refund_queryset().filter(order__customer__user=user)
+
+
+def orders_for_customer(user) -> QuerySet[Order]:
+    if not getattr(user, "is_authenticated", False):
+        return Order.objects.none()
+    return Order.objects.select_related("account", "customer").filter(customer__user=user)

@@ -1,0 +1,571 @@
+"""The only writers of refunds.
+
+Each action is one transaction: lock the order then the refund (always in that order), check
+the transition and the actor's permission, check the money, save with `update_fields`, append a
+RefundEvent and, when the marketplace must hear of it, write an outbox row. A refused action
+raises RefundError and writes nothing. Work that leaves the database (HTTP, e-mail) happens only
+after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.base import Accepted, Confirmed, FailedForNow, OutboundKind, Rejected, Result
+from integrations.outbox import outbound_action_create
+from orders.models import Order, OrderLine
+
+from .calculator import LineChoice, propose_refund
+from .errors import RefundError
+from .models import (
+    ReasonCode,
+    Refund,
+    RefundEvent,
+    RefundLine,
+    RefundSource,
+    RequesterRole,
+)
+from .money import quantize
+from .selectors import order_refundable
+from .states import (
+    LARGE_REFUND_PERMISSION,
+    ROLES,
+    STAFF_PERMISSION,
+    Action,
+    RefundStatus,
+    Role,
+    TransitionError,
+    is_forward,
+    target_status,
+)
+
+SYSTEM = None  # the actor for the worker and the marketplaces
+
+
+@dataclass(frozen=True)
+class Received:
+    """What came back for one refund line."""
+
+    quantity: int
+    restock: bool = False
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _actor_label(actor, via: str) -> str:
+    if actor is None:
+        return f"system: {via}" if via else "system"
+    return actor.get_username()
+
+
+def _is_owner(actor, order: Order) -> bool:
+    return actor is not None and order.customer.user_id == actor.pk
+
+
+def _role(actor, action: Action, order: Order) -> Role:
+    """Which role the actor takes this action in, or RefundError when it may not."""
+    if actor is None:
+        if Role.SYSTEM in ROLES[action]:
+            return Role.SYSTEM
+        raise RefundError(f"Only a person can {action.value} a refund", code="forbidden")
+    if not actor.is_active:
+        raise RefundError("This account is disabled", code="forbidden")
+    permission = STAFF_PERMISSION.get(action)
+    if Role.STAFF in ROLES[action] and actor.is_staff and permission and actor.has_perm(permission):
+        return Role.STAFF
+    if Role.CUSTOMER in ROLES[action] and _is_owner(actor, order):
+        return Role.CUSTOMER
+    raise RefundError(
+        f"You do not have permission to {action.value} this refund", code="forbidden"
+    )
+
+
+def _lock(refund_id: int) -> tuple[Order, Refund]:
+    """Lock the order first, then the refund: every writer takes them in this order."""
+    order_id = Refund.objects.values_list("order_id", flat=True).get(pk=refund_id)
+    order = Order.objects.select_for_update().select_related("customer", "account").get(pk=order_id)
+    refund = Refund.objects.select_for_update().get(pk=refund_id)
+    refund.order = order
+    return order, refund
+
+
+def _transition(action: Action, refund: Refund) -> RefundStatus:
+    try:
+        return target_status(action, RefundStatus(refund.status), refund_only=refund.refund_only)
+    except TransitionError as exc:
+        raise RefundError(exc.message, code="invalid_transition") from None
+
+
+def _record(
+    refund: Refund,
+    *,
+    actor,
+    via: str,
+    action: str,
+    from_status: str,
+    changes: Mapping | None = None,
+    note: str = "",
+) -> RefundEvent:
+    event = RefundEvent.objects.create(
+        refund=refund,
+        actor=actor,
+        actor_label=_actor_label(actor, via),
+        action=action,
+        from_status=from_status,
+        to_status=refund.status,
+        changes=dict(changes or {}),
+        note=note,
+    )
+    if from_status != refund.status:
+        from . import notifications
+
+        refund_id, old, new = refund.pk, from_status, refund.status
+        transaction.on_commit(lambda: notifications.status_changed(refund_id, old, new))
+    return event
+
+
+def _save(refund: Refund, *fields: str) -> None:
+    refund.save(update_fields=[*fields, "updated_at"])
+
+
+def _platform_knows(refund: Refund) -> bool:
+    return bool(refund.external_id or refund.external_request_id)
+
+
+def _requester_role(actor, role: Role) -> str:
+    if role is Role.SYSTEM:
+        return RequesterRole.MARKETPLACE
+    if role is Role.CUSTOMER:
+        return RequesterRole.CUSTOMER
+    if actor.has_perm(LARGE_REFUND_PERMISSION):
+        return RequesterRole.MANAGER
+    return RequesterRole.AGENT
+
+
+def _clean_text(value: str, field: str, *, max_length: int, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise RefundError("This field is required", field=field)
+    if len(value) > max_length:
+        raise RefundError(f"At most {max_length} characters", field=field)
+    return value
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+
+def refund_request(
+    *,
+    actor,
+    order: Order,
+    reason_code: str,
+    refund_only: bool,
+    lines: Sequence[LineChoice] = (),
+    shipping_amount=None,
+    additional_amount=None,
+    amount=None,
+    customer_explanation: str = "",
+    via: str = "",
+    external_id: str = "",
+    covers_cancellation: bool = False,
+    requester_name: str = "",
+    note: str = "",
+) -> Refund:
+    """Open a refund. Customers may only do so for their own orders; the amount is proposed by
+    the calculator (or checked against it when given)."""
+    if reason_code not in ReasonCode.values:
+        raise RefundError(
+            f"Choose a reason from the list ({', '.join(ReasonCode.values)})", field="reason_code"
+        )
+    explanation = _clean_text(customer_explanation, "customer_explanation", max_length=2000)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("customer", "account").get(
+            pk=order.pk
+        )
+        role = _role(actor, Action.REQUEST, order)
+        if role is Role.CUSTOMER and order.status not in ("paid", "fulfilled"):
+            raise RefundError("Only paid orders can be refunded", field="order")
+        if external_id:
+            existing = Refund.objects.filter(order=order, external_id=external_id).first()
+            if existing is not None:
+                return existing
+        proposal = propose_refund(
+            order=order,
+            lines=lines,
+            shipping_amount=shipping_amount,
+            additional_amount=additional_amount,
+            amount=amount,
+        )
+        source = {
+            Role.CUSTOMER: RefundSource.PORTAL,
+            Role.STAFF: RefundSource.STAFF,
+            Role.SYSTEM: RefundSource.MARKETPLACE,
+        }[role]
+        refund = Refund.objects.create(
+            order=order,
+            status=RefundStatus.REQUESTED,
+            requested_by=actor,
+            requester_role=_requester_role(actor, role),
+            requester_name=requester_name or (actor.get_username() if actor else via),
+            source=source,
+            reason_code=reason_code,
+            customer_explanation=explanation,
+            refund_only=refund_only,
+            covers_cancellation=covers_cancellation,
+            lines_amount=proposal.lines_amount,
+            shipping_amount=proposal.shipping_amount,
+            additional_amount=proposal.additional_amount,
+            total=proposal.total,
+            currency=order.currency,
+            external_id=external_id,
+        )
+        RefundLine.objects.bulk_create(
+            RefundLine(
+                refund=refund,
+                order_line_id=line.order_line_id,
+                quantity=line.quantity,
+                amount=line.amount,
+                restock=line.restock,
+            )
+            for line in proposal.lines
+        )
+        _record(
+            refund,
+            actor=actor,
+            via=via,
+            action=Action.REQUEST,
+            from_status="",
+            changes={
+                "total": str(refund.total),
+                "lines": {p.sku: [p.quantity, str(p.amount)] for p in proposal.lines},
+                "shipping": str(refund.shipping_amount),
+                "additional": str(refund.additional_amount),
+                "refund_only": refund_only,
+            },
+            note=note,
+        )
+        from . import notifications
+
+        transaction.on_commit(lambda: notifications.status_changed(refund.pk, "", refund.status))
+    return refund
+
+
+def refund_approve(*, actor, refund: Refund, note: str = "") -> Refund:
+    """Approve: REQUESTED → WAITING (goods come back) or → PROCESSING (refund only, the
+    marketplace is told at once). Maker-checker and the approval limit apply."""
+    with transaction.atomic():
+        order, refund = _lock(refund.pk)
+        _role(actor, Action.APPROVE, order)
+        new_status = _transition(Action.APPROVE, refund)
+        if refund.requested_by_id == actor.pk:
+            raise RefundError(
+                "You requested this refund, so someone else must approve it", code="maker_checker"
+            )
+        limit = quantize(settings.REFUND_APPROVAL_LIMIT, refund.currency)
+        if refund.total > limit and not actor.has_perm(LARGE_REFUND_PERMISSION):
+            raise RefundError(
+                f"Refunds above {limit} {refund.currency} need a refund manager's approval "
+                f"(this one is {refund.total} {refund.currency})",
+                code="approval_limit",
+            )
+        # Money is checked again: other refunds may have been requested since this one.
+        _recheck_money(refund)
+        old = refund.status
+        refund.status = new_status
+        refund.confirmed_at = timezone.now()
+        _save(refund, "status", "confirmed_at")
+        _record(refund, actor=actor, via="", action=Action.APPROVE, from_status=old, note=note)
+        if new_status == RefundStatus.PROCESSING:
+            outbound_action_create(refund=refund, kind=OutboundKind.CREATE_REFUND)
+        elif _platform_knows(refund):
+            outbound_action_create(refund=refund, kind=OutboundKind.APPROVE_RETURN)
+    return refund
+
+
+def _recheck_money(refund: Refund) -> None:
+    room = order_refundable(refund.order, exclude_refund_id=refund.pk)
+    if refund.total > room.total:
+        raise RefundError(
+            f"Order {refund.order.external_number}: {room.total} {refund.currency} refundable, "
+            f"{refund.total} in this refund",
+            code="over_refund",
+        )
+
+
+def refund_deny(*, actor, refund: Refund, reason: str, via: str = "") -> Refund:
+    """Deny with a reason the customer will read. A PROCESSING refund can be denied only when its
+    delivery failed for good ("needs attention")."""
+    reason = _clean_text(reason, "reason", max_length=2000, required=True)
+    with transaction.atomic():
+        order, refund = _lock(refund.pk)
+        _role(actor, Action.DENY, order)
+        new_status = _transition(Action.DENY, refund)
+        if refund.status == RefundStatus.PROCESSING and not refund.needs_attention:
+            raise RefundError(
+                "This refund is being processed by the marketplace; it can be denied only if "
+                "the marketplace refused it",
+                code="invalid_transition",
+            )
+        old = refund.status
+        refund.status = new_status
+        refund.response_reason = reason
+        refund.needs_attention = False
+        _save(refund, "status", "response_reason", "needs_attention")
+        _record(refund, actor=actor, via=via, action=Action.DENY, from_status=old, note=reason)
+        if _platform_knows(refund) and actor is not None:
+            outbound_action_create(refund=refund, kind=OutboundKind.DENY_REFUND)
+    return refund
+
+
+def refund_ship(*, actor, refund: Refund, tracking_id: str, carrier: str, via: str = "") -> Refund:
+    """Record the return shipment (tracking id and carrier) while the refund is WAITING."""
+    tracking_id = _clean_text(tracking_id, "tracking_id", max_length=100, required=True)
+    carrier = _clean_text(carrier, "carrier", max_length=100, required=True)
+    with transaction.atomic():
+        order, refund = _lock(refund.pk)
+        _role(actor, Action.SHIP, order)
+        _transition(Action.SHIP, refund)
+        if refund.refund_only:
+            raise RefundError("This refund needs no return shipment: the customer keeps the goods")
+        if (refund.return_tracking_id, refund.return_carrier) == (tracking_id, carrier):
+            return refund
+        changes = {
+            "tracking_id": [refund.return_tracking_id, tracking_id],
+            "carrier": [refund.return_carrier, carrier],
+        }
+        refund.return_tracking_id, refund.return_carrier = tracking_id, carrier
+        _save(refund, "return_tracking_id", "return_carrier")
+        _record(refund, actor=actor, via=via, action=Action.SHIP, from_status=refund.status,
+                changes=changes)
+        if _platform_knows(refund) and actor is not None:
+            outbound_action_create(refund=refund, kind=OutboundKind.SEND_RETURN_SHIPMENT)
+    return refund
+
+
+def refund_receive(
+    *, actor, refund: Refund, received: Mapping[int, Received], note: str = ""
+) -> Refund:
+    """Record the goods that came back (per refund line: units received and whether they go back
+    into stock): WAITING → PROCESSING. The refund is capped to what was received."""
+    with transaction.atomic():
+        order, refund = _lock(refund.pk)
+        _role(actor, Action.RECEIVE, order)
+        new_status = _transition(Action.RECEIVE, refund)
+        lines = {line.pk: line for line in refund.lines.select_related("order_line")}
+        unknown = set(received) - set(lines)
+        if unknown:
+            raise RefundError("Some lines are not part of this refund", field="lines")
+        changes = {}
+        new_lines_amount = Decimal(0)
+        for line_id, line in lines.items():
+            got = received.get(line_id, Received(0, False))
+            if isinstance(got.quantity, bool) or not isinstance(got.quantity, int) or got.quantity < 0:
+                raise RefundError(f"Line {line.order_line.sku}: enter a whole number of units",
+                                  field="lines")
+            if got.quantity > line.quantity:
+                raise RefundError(
+                    f"Line {line.order_line.sku}: {line.quantity} units expected, "
+                    f"{got.quantity} received",
+                    field="lines",
+                )
+            amount = line.amount
+            if line.quantity and got.quantity < line.quantity:
+                amount = quantize(line.amount * got.quantity / line.quantity, refund.currency)
+            changes[line.order_line.sku] = {
+                "received": got.quantity, "restock": got.restock, "amount": str(amount)
+            }
+            line.received_quantity, line.restock, line.amount = got.quantity, got.restock, amount
+            new_lines_amount += amount
+        new_total = new_lines_amount + refund.shipping_amount + refund.additional_amount
+        if new_total <= 0:
+            raise RefundError(
+                "Nothing refundable was received; deny the refund instead", field="lines"
+            )
+        for line in lines.values():
+            line.save(update_fields=["received_quantity", "restock", "amount"])
+        old = refund.status
+        refund.status = new_status
+        refund.lines_amount = new_lines_amount
+        refund.total = new_total
+        refund.received_at = timezone.now()
+        _save(refund, "status", "lines_amount", "total", "received_at")
+        _record(refund, actor=actor, via="", action=Action.RECEIVE, from_status=old,
+                changes={"lines": changes, "total": str(new_total)}, note=note)
+        outbound_action_create(refund=refund, kind=OutboundKind.CREATE_REFUND)
+    return refund
+
+
+def refund_cancel(*, actor, refund: Refund, note: str = "", via: str = "") -> Refund:
+    """Cancel: the requester (customer) or staff, while REQUESTED or WAITING."""
+    with transaction.atomic():
+        order, refund = _lock(refund.pk)
+        role = _role(actor, Action.CANCEL, order)
+        new_status = _transition(Action.CANCEL, refund)
+        if role is Role.CUSTOMER and refund.source == RefundSource.STAFF and (
+            refund.requested_by_id != actor.pk
+        ):
+            raise RefundError("Only staff can cancel a refund that staff opened", code="forbidden")
+        old = refund.status
+        refund.status = new_status
+        _save(refund, "status")
+        _record(refund, actor=actor, via=via, action=Action.CANCEL, from_status=old,
+                note=_clean_text(note, "note", max_length=2000))
+        if _platform_knows(refund) and actor is not None:
+            outbound_action_create(refund=refund, kind=OutboundKind.CANCEL_REFUND)
+    return refund
+
+
+def refund_retry(*, actor, refund: Refund, note: str = "") -> Refund:
+    """Send a refund whose delivery failed for good once more, with a new outbox row."""
+    with transaction.atomic():
+        order, refund = _lock(refund.pk)
+        _role(actor, Action.RETRY, order)
+        _transition(Action.RETRY, refund)
+        if not refund.needs_attention:
+            raise RefundError("Only a refund whose delivery failed can be retried")
+        refund.needs_attention = False
+        refund.attention_message = ""
+        _save(refund, "needs_attention", "attention_message")
+        _record(refund, actor=actor, via="", action=Action.RETRY, from_status=refund.status,
+                note=note)
+        outbound_action_create(refund=refund, kind=OutboundKind.CREATE_REFUND)
+    return refund
+
+
+def refund_apply_marketplace_result(
+    *, refund: Refund, result: Result, kind: str = OutboundKind.CREATE_REFUND, via: str
+) -> Refund:
+    """Apply what a marketplace answered (delivery task, webhook or poll). Idempotent, and a
+    refund never moves backwards: a late "accepted" after "confirmed" changes nothing."""
+    with transaction.atomic():
+        order, refund = _lock(refund.pk)
+        old = refund.status
+        fields: list[str] = []
+        changes: dict = {}
+        for attr, value in (
+            ("external_id", getattr(result, "external_id", "")),
+            ("external_request_id", getattr(result, "external_request_id", "")),
+        ):
+            if value and getattr(refund, attr) != value:
+                changes[attr] = [getattr(refund, attr), value]
+                setattr(refund, attr, value)
+                fields.append(attr)
+        money_kind = kind in (OutboundKind.CREATE_REFUND, OutboundKind.READ_STATUS)
+        if isinstance(result, Confirmed) and money_kind:
+            if refund.status == RefundStatus.PROCESSING:
+                refund.status = RefundStatus.ISSUED
+                refund.issued_at = timezone.now()
+                refund.needs_attention = False
+                fields += ["status", "issued_at", "needs_attention"]
+        elif isinstance(result, Rejected):
+            if refund.status not in (RefundStatus.ISSUED, RefundStatus.DENIED,
+                                     RefundStatus.CANCELLED) or not money_kind:
+                message = f"{order.account.name} refused: {result.message}"
+                if refund.attention_message != message or not refund.needs_attention:
+                    refund.needs_attention = True
+                    refund.attention_message = message
+                    fields += ["needs_attention", "attention_message"]
+                    from . import notifications
+
+                    rid = refund.pk
+                    transaction.on_commit(lambda: notifications.needs_attention(rid))
+        elif isinstance(result, Accepted | FailedForNow):
+            pass
+        if not fields:
+            return refund
+        _save(refund, *dict.fromkeys(fields))
+        _record(
+            refund,
+            actor=SYSTEM,
+            via=via,
+            action=f"marketplace_{type(result).__name__.lower()}",
+            from_status=old,
+            changes=changes,
+            note=getattr(result, "message", ""),
+        )
+    return refund
+
+
+def refund_apply_remote_status(
+    *, refund: Refund, status: str, via: str, response_reason: str = "", tracking_id: str = "",
+    carrier: str = ""
+) -> Refund:
+    """A platform reports a refund's status (poll or webhook). Forward moves are applied; a
+    report that would move the refund backwards is ignored; a contradiction is flagged as drift
+    for staff to see."""
+    new = RefundStatus(status)
+    with transaction.atomic():
+        order, refund = _lock(refund.pk)
+        current = RefundStatus(refund.status)
+        if new == current:
+            return refund
+        if not is_forward(current, new):
+            if current in (RefundStatus.ISSUED, RefundStatus.DENIED, RefundStatus.CANCELLED):
+                note = f"{order.account.name} reports {new.value}, Refund Desk has {current.value}"
+                if not refund.has_drift or refund.drift_note != note:
+                    refund.has_drift, refund.drift_note = True, note
+                    _save(refund, "has_drift", "drift_note")
+                    _record(refund, actor=SYSTEM, via=via, action="drift", from_status=current,
+                            note=note)
+            return refund
+        fields = ["status"]
+        refund.status = new
+        now = timezone.now()
+        if new == RefundStatus.ISSUED:
+            refund.issued_at = now
+            fields.append("issued_at")
+        if new in (RefundStatus.WAITING, RefundStatus.PROCESSING) and not refund.confirmed_at:
+            refund.confirmed_at = now
+            fields.append("confirmed_at")
+        if response_reason:
+            refund.response_reason = response_reason
+            fields.append("response_reason")
+        if tracking_id and tracking_id != refund.return_tracking_id:
+            refund.return_tracking_id, refund.return_carrier = tracking_id, carrier
+            fields += ["return_tracking_id", "return_carrier"]
+        _save(refund, *fields)
+        _record(refund, actor=SYSTEM, via=via, action="marketplace_status", from_status=current,
+                note=response_reason)
+    return refund
+
+
+def refund_flag_drift(*, refund: Refund, note: str, via: str) -> Refund:
+    with transaction.atomic():
+        _, refund = _lock(refund.pk)
+        if refund.has_drift and refund.drift_note == note:
+            return refund
+        refund.has_drift, refund.drift_note = True, note
+        _save(refund, "has_drift", "drift_note")
+        _record(refund, actor=SYSTEM, via=via, action="drift", from_status=refund.status, note=note)
+    return refund
+
+
+def refund_resolve_drift(*, actor, refund: Refund, note: str = "") -> Refund:
+    with transaction.atomic():
+        order, refund = _lock(refund.pk)
+        _role(actor, Action.APPROVE, order)
+        if not refund.has_drift:
+            return refund
+        refund.has_drift, refund.drift_note = False, ""
+        _save(refund, "has_drift", "drift_note")
+        _record(refund, actor=actor, via="", action="drift_resolved", from_status=refund.status,
+                note=note)
+    return refund
+
+
+def order_line_record_cancellation(*, order_line: OrderLine, quantity: int) -> OrderLine:
+    """The seller cancelled units of a line (a marketplace told us)."""
+    with transaction.atomic():
+        line = OrderLine.objects.select_for_update().get(pk=order_line.pk)
+        new = min(line.cancelled_quantity + quantity, line.quantity)
+        if new != line.cancelled_quantity:
+            line.cancelled_quantity = new
+            line.save(update_fields=["cancelled_quantity"])
+    return line

@@ -1,0 +1,32 @@
+import pytest
+
+from tests import factories
+
+
+@pytest.fixture
+def agent(db):
+    return factories.agent(username="agent1@example.com")
+
+
+@pytest.fixture
+def agent2(db):
+    return factories.agent(username="agent2@example.com")
+
+
+@pytest.fixture
+def manager(db):
+    return factories.manager(username="manager1@example.com")
+
+
+@pytest.fixture
+def customer_user(db):
+    return factories.UserFactory(username="alice@example.com")
+
+
+@pytest.fixture
+def order(db, customer_user):
+    customer = factories.CustomerFactory(email="alice@example.com", user=customer_user)
+    return factories.make_order(
+        customer=customer,
+        lines=((2, "10.00", "0.00", "0.00"), (3, "9.99", "1.00", "0.50"), (1, "100.00", "0", "0")),
+    )
