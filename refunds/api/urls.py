@@ -1,0 +1,3 @@
+"""/api/v2/... (refunds and orders), /api/schema/ and /api/docs/."""
+
+urlpatterns: list = []
