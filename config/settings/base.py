@@ -138,18 +138,42 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = 120
-CELERY_TASK_SOFT_TIME_LIMIT = 100
+CELERY_TASK_TIME_LIMIT = int(env("CELERY_TASK_TIME_LIMIT", "120"))
+CELERY_TASK_SOFT_TIME_LIMIT = int(env("CELERY_TASK_SOFT_TIME_LIMIT", "100"))
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Outbox retry policy (seconds). The broker visibility timeout must exceed the longest delay.
 OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "8"))
 OUTBOX_BACKOFF_BASE = float(env("OUTBOX_BACKOFF_BASE", "2"))
 OUTBOX_BACKOFF_CAP = float(env("OUTBOX_BACKOFF_CAP", "600"))
+# Longest Retry-After we honour; a platform asking for more is retried at this delay.
+OUTBOX_RETRY_AFTER_CAP = float(env("OUTBOX_RETRY_AFTER_CAP", "3600"))
 OUTBOX_SWEEP_INTERVAL = float(env("OUTBOX_SWEEP_INTERVAL", "15"))
+# How long a worker holds an action it is calling the marketplace for; must exceed the task's
+# hard time limit so that only a dead worker's action is ever taken over.
+OUTBOX_LEASE_SECONDS = float(env("OUTBOX_LEASE_SECONDS", "180"))
+# A webhook whose refund we do not know yet (it raced our own delivery) is tried again.
+WEBHOOK_RETRY_DELAY = float(env("WEBHOOK_RETRY_DELAY", "5"))
+WEBHOOK_MAX_RETRIES = int(env("WEBHOOK_MAX_RETRIES", "12"))
+WEBHOOK_MAX_BODY_BYTES = int(env("WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024)))
 POLL_INTERVAL = float(env("POLL_INTERVAL", "30"))
-CELERY_BROKER_VISIBILITY_TIMEOUT = 3600
+# Redis only re-delivers an unacknowledged message after this many seconds, so it must be longer
+# than any countdown we set (retry delays, Retry-After) or a delayed retry runs twice.
+CELERY_BROKER_VISIBILITY_TIMEOUT = int(env("CELERY_BROKER_VISIBILITY_TIMEOUT", "7200"))
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {
+        "task": "integrations.tasks.sweep_outbox",
+        "schedule": OUTBOX_SWEEP_INTERVAL,
+        "options": {"expires": OUTBOX_SWEEP_INTERVAL},
+    },
+    "marketplace-poll": {
+        "task": "integrations.tasks.poll_marketplaces",
+        "schedule": POLL_INTERVAL,
+        "options": {"expires": POLL_INTERVAL},
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -167,7 +191,16 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Refunds and orders across marketplaces.",
     "VERSION": "2.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "RefundStatusEnum": "refunds.models.StatusChoices",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "RefundReasonEnum": "refunds.models.ReasonCode",
+    },
 }
+# Failed sign-ins before an account (or an address) is locked out, and for how long (seconds).
+LOGIN_LOCKOUT_ATTEMPTS = int(env("LOGIN_LOCKOUT_ATTEMPTS", "5"))
+LOGIN_LOCKOUT_ADDRESS_ATTEMPTS = int(env("LOGIN_LOCKOUT_ADDRESS_ATTEMPTS", "20"))
+LOGIN_LOCKOUT_SECONDS = int(env("LOGIN_LOCKOUT_SECONDS", "900"))
 
 LOGGING = {
     "version": 1,
