@@ -1,0 +1,1 @@
+"""HepsiGlobal: adapter, mapping, webhooks and sandbox (see client.py and sandbox.py)."""
