@@ -1,21 +1,38 @@
-"""Writing and claiming outbox rows. `outbound_action_create` is called by the refund services
-inside their transaction; the delivery task is enqueued only once that transaction commits."""
+"""Writing, claiming and finishing outbox rows.
+
+`outbound_action_create` is called by the refund services inside their transaction; the delivery
+task is enqueued only once that transaction commits, so a rollback leaves no row and sends
+nothing. Whatever happens to that message, `due_actions_claim` (the beat sweeper) finds the row
+again: a pending row that is due, or an in-flight row whose worker's lease ran out (the worker
+died mid-call).
+
+An action's lifecycle: PENDING -> IN_FLIGHT (one OutboundAttempt per call) -> SUCCEEDED |
+FAILED (the platform refused) | DEAD (gave up after OUTBOX_MAX_ATTEMPTS), or back to PENDING
+with a later `next_attempt_at` after a transient failure.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .base import OutboundKind
-from .models import OutboundAction, OutboundState
+from .models import OutboundAction, OutboundAttempt, OutboundState
 from .payloads import refund_data, to_json
 
 DELIVER_TASK = "integrations.tasks.deliver_outbound_action"
+FINAL_STATES = (OutboundState.SUCCEEDED, OutboundState.FAILED, OutboundState.DEAD)
 
 
-def outbound_action_create(*, refund, kind: OutboundKind, delay_seconds: float = 0) -> OutboundAction:
+def outbound_action_create(
+    *, refund, kind: OutboundKind, delay_seconds: float = 0
+) -> OutboundAction:
     """Write one outbox row for `refund` (which the caller holds locked) and enqueue its delivery
     after commit. The idempotency key is fixed here and sent on every attempt."""
     sequence = OutboundAction.objects.filter(refund=refund, kind=kind).count() + 1
@@ -28,29 +45,155 @@ def outbound_action_create(*, refund, kind: OutboundKind, delay_seconds: float =
         payload=to_json(refund_data(refund, idempotency_key=key)),
         next_attempt_at=timezone.now() + dt.timedelta(seconds=delay_seconds),
     )
-    transaction.on_commit(lambda: enqueue_delivery(action.pk))
+    countdown = delay_seconds or None
+    transaction.on_commit(lambda: enqueue_delivery(action.pk, countdown=countdown))
     return action
 
 
 def enqueue_delivery(action_id: int, *, countdown: float | None = None) -> None:
+    """Send the delivery message. A broker that is down must not break the caller: the row is
+    in the database and the sweeper will send it again."""
     from config.celery import app
 
-    app.send_task(DELIVER_TASK, args=[action_id], countdown=countdown)
+    try:
+        app.send_task(DELIVER_TASK, args=[action_id], countdown=countdown)
+    except Exception:  # the broker is unreachable; the sweeper delivers it later
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "could not enqueue outbound action %s; the sweeper will", action_id, exc_info=True
+        )
 
 
-def due_actions_claim(*, limit: int = 100, lease_seconds: int = 300) -> list[int]:
+def due_actions_claim(*, limit: int = 100) -> list[int]:
     """Claim outbox rows that are due (pending, or in flight past their lease: a worker died),
-    skipping rows another sweeper holds, and return their ids for re-enqueueing."""
+    skipping rows another sweeper holds, and return their ids for re-enqueueing.
+
+    A pending row is claimed for one sweep interval only, so a message lost on the way is sent
+    again at the next sweep; an in-flight row is left alone until its worker's lease runs out."""
     now = timezone.now()
+    hold = dt.timedelta(seconds=max(settings.OUTBOX_SWEEP_INTERVAL, 1) * 2)
     with transaction.atomic():
         rows = list(
             OutboundAction.objects.select_for_update(skip_locked=True)
-            .filter(state__in=[OutboundState.PENDING, OutboundState.IN_FLIGHT], next_attempt_at__lte=now)
-            .exclude(claimed_until__gt=now)
+            .filter(
+                Q(state=OutboundState.PENDING, next_attempt_at__lte=now)
+                & (Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+                | Q(state=OutboundState.IN_FLIGHT, claimed_until__lte=now)
+                | Q(state=OutboundState.IN_FLIGHT, claimed_until__isnull=True)
+            )
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:limit]
         )
-        OutboundAction.objects.filter(pk__in=rows).update(
-            claimed_until=now + dt.timedelta(seconds=lease_seconds)
+        OutboundAction.objects.filter(pk__in=rows, state=OutboundState.PENDING).update(
+            claimed_until=now + hold
         )
     return rows
+
+
+# --- the delivery task's steps ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What the delivery task may do with an action: call (with this attempt number) or skip."""
+
+    action_id: int
+    attempt: int  # 0: skip
+    reason: str = ""
+    exhausted: bool = False  # the previous worker died and no attempts are left
+    retry_in: float | None = None  # rate limited: send the message again after this delay
+
+
+def action_start_attempt(action_id: int) -> Claim:
+    """Take an action for one call, in one short transaction: skip it when it is final, not due
+    yet (a retry waits for its time, e.g. a Retry-After) or held by a live worker; otherwise mark
+    it in flight under a lease and write the attempt row before any HTTP leaves."""
+    now = timezone.now()
+    with transaction.atomic():
+        action = (
+            OutboundAction.objects.select_for_update(skip_locked=True).filter(pk=action_id).first()
+        )
+        if action is None:
+            return Claim(action_id, 0, "locked by another worker or gone")
+        if action.state in FINAL_STATES:
+            return Claim(action_id, 0, f"already {action.state}")
+        if (
+            action.state == OutboundState.IN_FLIGHT
+            and action.claimed_until
+            and (action.claimed_until > now)
+        ):
+            return Claim(action_id, 0, "in flight on another worker")
+        if action.state == OutboundState.PENDING and action.next_attempt_at > now:
+            return Claim(action_id, 0, "not due yet")
+        if action.state == OutboundState.IN_FLIGHT:
+            # The worker that held it died (lease over): close its attempt as crashed.
+            OutboundAttempt.objects.filter(action=action, finished_at__isnull=True).update(
+                finished_at=now, outcome="crashed", message="The worker stopped during the call."
+            )
+            if action.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+                return Claim(action_id, 0, "no attempts left", exhausted=True)
+        from .ratelimit import account_wait_seconds
+
+        wait = account_wait_seconds(action.account)
+        now = timezone.now()
+        if wait > 0:
+            action.state = OutboundState.PENDING
+            action.next_attempt_at = now + dt.timedelta(seconds=wait)
+            action.claimed_until = None
+            action.save(update_fields=["state", "next_attempt_at", "claimed_until", "updated_at"])
+            return Claim(action_id, 0, f"rate limited for {wait:.2f}s", retry_in=wait)
+        action.attempts += 1
+        action.state = OutboundState.IN_FLIGHT
+        action.claimed_until = now + dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+        action.save(update_fields=["attempts", "state", "claimed_until", "updated_at"])
+        OutboundAttempt.objects.create(
+            action=action, number=action.attempts, started_at=now, outcome="started"
+        )
+        return Claim(action_id, action.attempts)
+
+
+def retry_delay(attempt: int, *, retry_after: float | None = None) -> float:
+    """Exponential back-off with full jitter (a random delay up to base * 2^(n-1), capped),
+    never shorter than the platform's Retry-After. Settings are read at call time."""
+    base, cap = settings.OUTBOX_BACKOFF_BASE, settings.OUTBOX_BACKOFF_CAP
+    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
+    delay = random.uniform(0, ceiling)  # noqa: S311 - jitter, not security
+    if retry_after is not None and retry_after > 0:
+        delay = max(delay, min(float(retry_after), settings.OUTBOX_RETRY_AFTER_CAP))
+    return delay
+
+
+def longest_retry_delay() -> float:
+    """The longest countdown the pipeline ever sets (for the visibility timeout check)."""
+    return max(settings.OUTBOX_BACKOFF_CAP, settings.OUTBOX_RETRY_AFTER_CAP)
+
+
+def action_finish_attempt(
+    action: OutboundAction,
+    *,
+    number: int,
+    state: str,
+    outcome: str,
+    message: str = "",
+    response: dict | None = None,
+    next_attempt_at: dt.datetime | None = None,
+) -> None:
+    """Record how an attempt ended and move the action on (called inside the task's
+    transaction, with the action row locked)."""
+    now = timezone.now()
+    OutboundAttempt.objects.filter(action=action, number=number).update(
+        finished_at=now, outcome=outcome, message=message[:5000], response=response or {}
+    )
+    action.state = state
+    action.last_error = message[:5000] if outcome not in ("accepted", "confirmed") else ""
+    action.response = response or {}
+    fields = ["state", "last_error", "response", "claimed_until", "updated_at"]
+    action.claimed_until = None
+    if next_attempt_at is not None:
+        action.next_attempt_at = next_attempt_at
+        fields.append("next_attempt_at")
+    if state in FINAL_STATES:
+        action.completed_at = now
+        fields.append("completed_at")
+    action.save(update_fields=fields)

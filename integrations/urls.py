@@ -1,5 +1,16 @@
-"""Inbound webhook URLs: /<adapter key>/webhooks/<name>, from each adapter's declaration."""
+"""Inbound webhook URLs: /<adapter key>/webhooks/<name>. One pattern for every marketplace; the
+view answers 404/405 unless the adapter class declares that name and method in
+`webhook_endpoints` (Shoplazza's name is "": /shoplazza/webhooks). csrf_exempt applies to this
+view only: the marketplaces authenticate with signatures, not cookies."""
 
-from django.urls import path
+from django.urls import re_path
 
-urlpatterns: list = []
+from .webhooks import webhook_view
+
+urlpatterns: list = [
+    re_path(
+        r"^(?P<key>[a-z0-9_]+)/webhooks(?:/(?P<name>[A-Za-z0-9_.-]+))?/?$",
+        webhook_view,
+        name="marketplace-webhook",
+    ),
+]

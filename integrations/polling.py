@@ -1,0 +1,191 @@
+"""Polling and reconciliation for one marketplace account (run by beat through
+`integrations.tasks.poll_account`).
+
+1. Refunds in PROCESSING that the platform already took (their create action succeeded) are
+   asked for their status when the adapter has a status API (Noventiq order status, Shoplazza
+   refund records...); the answer goes through `refund_apply_marketplace_result`.
+2. The platform's refund list (`adapter.list_refunds`, e.g. LLZW): refunds customers opened on
+   the shop are imported as REQUESTED (source marketplace) through `refund_request(actor=None,
+   external_id=...)`; status changes go through `refund_apply_remote_status`; a different amount,
+   or a refund that exists only on the platform and is already past REQUESTED, is flagged as
+   drift for staff.
+
+Everything here is idempotent: running a poll twice, or two polls at once, changes nothing more
+(refund_request returns the existing refund for an external id under the order lock, and the
+services never move a refund backwards).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from .base import Accepted, Confirmed, MarketplaceAdapter, OutboundKind, Rejected
+from .models import OutboundAction, OutboundState
+
+logger = logging.getLogger(__name__)
+
+
+def has_status_api(adapter_cls) -> bool:
+    return adapter_cls._read_refund_status is not MarketplaceAdapter._read_refund_status
+
+
+def has_refund_list(adapter_cls) -> bool:
+    return adapter_cls.list_refunds is not MarketplaceAdapter.list_refunds
+
+
+def account_poll(account_id: int) -> dict:
+    from orders.models import MarketplaceAccount
+
+    from .payloads import account_config
+    from .registry import adapter_class
+
+    account = MarketplaceAccount.objects.filter(pk=account_id, is_enabled=True).first()
+    if account is None:
+        return {}
+    adapter_cls = adapter_class(account.adapter_key)
+    adapter = adapter_cls(account_config(account))
+    stats: Counter = Counter()
+    if has_status_api(adapter_cls):
+        processing_statuses_read(account, adapter, stats)
+    if has_refund_list(adapter_cls):
+        remote_refunds_reconcile(account, adapter, stats)
+    return dict(stats)
+
+
+def processing_statuses_read(account, adapter, stats: Counter) -> None:
+    from refunds.models import Refund
+    from refunds.services import refund_apply_marketplace_result
+    from refunds.states import RefundStatus
+
+    from .payloads import refund_data
+
+    via = f"{account.adapter_key} poll"
+    refunds = Refund.objects.filter(order__account=account, status=RefundStatus.PROCESSING)
+    for refund in refunds.select_related("order__customer"):
+        sent = (
+            OutboundAction.objects.filter(refund=refund, kind=OutboundKind.CREATE_REFUND)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        # Only refunds the platform has taken: otherwise the outbox is still delivering them.
+        if sent is None or sent.state != OutboundState.SUCCEEDED:
+            continue
+        result = adapter.read_refund_status(
+            refund_data(refund, idempotency_key=sent.idempotency_key)
+        )
+        stats[f"status_{type(result).__name__.lower()}"] += 1
+        if isinstance(result, Confirmed | Rejected) or (
+            isinstance(result, Accepted) and (result.external_id or result.external_request_id)
+        ):
+            refund_apply_marketplace_result(
+                refund=refund, result=result, kind=OutboundKind.READ_STATUS, via=via
+            )
+
+
+def _reason_code(text: str) -> str:
+    from refunds.models import ReasonCode
+
+    return text if text in ReasonCode.values else ReasonCode.OTHER
+
+
+def remote_refunds_reconcile(account, adapter, stats: Counter) -> None:
+    from orders.models import Order
+    from refunds.errors import RefundError
+    from refunds.services import refund_apply_remote_status, refund_flag_drift, refund_request
+    from refunds.states import RefundStatus
+
+    from .base import MarketplaceError
+
+    via = f"{account.adapter_key} poll"
+    try:
+        remote_refunds = adapter.list_refunds()
+    except MarketplaceError as exc:
+        logger.warning("listing refunds of %s failed: %s", account.name, exc.message)
+        stats["list_failed"] += 1
+        return
+    for remote in remote_refunds:
+        refund = _find_refund(account, remote)
+        imported = False
+        if refund is None:
+            order = Order.objects.filter(
+                account=account, external_number=remote.order_external_number
+            ).first()
+            if order is None:
+                logger.warning(
+                    "%s: refund %s is for unknown order %s",
+                    account.name,
+                    remote.external_id,
+                    remote.order_external_number,
+                )
+                stats["unknown_order"] += 1
+                continue
+            if remote.status in (RefundStatus.CANCELLED, RefundStatus.DENIED):
+                stats["ignored_closed"] += 1
+                continue
+            try:
+                refund = refund_request(
+                    actor=None,
+                    order=order,
+                    reason_code=_reason_code(remote.reason),
+                    refund_only=remote.refund_only,
+                    amount=remote.amount,
+                    customer_explanation=remote.reason,
+                    via=via,
+                    external_id=remote.external_id,
+                    requester_name=remote.requester,
+                )
+            except RefundError as exc:
+                logger.warning(
+                    "%s: cannot import refund %s: %s", account.name, remote.external_id, exc.message
+                )
+                stats["import_refused"] += 1
+                continue
+            imported = True
+            stats["imported"] += 1
+            if remote.status != RefundStatus.REQUESTED:
+                refund_flag_drift(
+                    refund=refund,
+                    via=via,
+                    note=f"{account.name} shows refund {remote.external_id} as {remote.status}; "
+                    "it reached that status without Refund Desk",
+                )
+        if remote.amount is not None and remote.amount != refund.total:
+            refund_flag_drift(
+                refund=refund,
+                via=via,
+                note=f"{account.name} shows {remote.amount} for refund {remote.external_id}, "
+                f"Refund Desk has {refund.total} {refund.currency}",
+            )
+            stats["drift_amount"] += 1
+        if remote.status and remote.status != refund.status:
+            refund_apply_remote_status(
+                refund=refund,
+                status=remote.status,
+                via=via,
+                response_reason=remote.response_reason,
+                tracking_id=remote.tracking_id,
+                carrier=remote.carrier,
+            )
+            stats["status_applied" if not imported else "imported_status"] += 1
+    stats["listed"] += len(remote_refunds)
+
+
+def _find_refund(account, remote):
+    from refunds.models import Refund
+
+    if remote.external_id:
+        found = Refund.objects.filter(
+            order__account=account, external_id=remote.external_id
+        ).first()
+        if found is not None:
+            return found
+    if remote.idempotency_key:
+        action = (
+            OutboundAction.objects.filter(account=account, idempotency_key=remote.idempotency_key)
+            .select_related("refund")
+            .first()
+        )
+        if action is not None:
+            return action.refund
+    return None

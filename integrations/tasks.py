@@ -1,0 +1,217 @@
+"""Celery tasks: thin. Ids in, rows loaded, the adapter called outside any transaction, the answer
+applied through the refund services. Delivery is at least once (late acks, reject on worker
+lost); the outbox row's state and idempotency key make every repeat harmless.
+
+- deliver_outbound_action(action_id)  one call to the marketplace for one outbox row
+- sweep_outbox()                      beat: re-enqueue due rows (lost messages, dead workers)
+- poll_marketplaces()                 beat: one poll_account per enabled account
+- poll_account(account_id)            statuses of refunds in PROCESSING, the platform's list
+- process_webhook_event(event_id)     apply a stored, verified webhook
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .base import Accepted, Confirmed, FailedForNow, Rejected, Result
+from .models import OutboundAction, OutboundState, WebhookEvent, WebhookState
+from .outbox import (
+    action_finish_attempt,
+    action_start_attempt,
+    due_actions_claim,
+    enqueue_delivery,
+    retry_delay,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _adapter_for(account):
+    from .payloads import account_config
+    from .registry import adapter_class
+
+    return adapter_class(account.adapter_key)(account_config(account))
+
+
+# --- delivery ---------------------------------------------------------------------------------
+
+
+@shared_task(name="integrations.tasks.deliver_outbound_action", ignore_result=True)
+def deliver_outbound_action(action_id: int) -> str:
+    from .payloads import from_json
+
+    claim = action_start_attempt(action_id)
+    if claim.exhausted:
+        _give_up(action_id, number=None, message="The worker stopped during every attempt.")
+        return "dead"
+    if not claim.attempt:
+        if claim.retry_in:
+            enqueue_delivery(action_id, countdown=claim.retry_in)
+        return f"skipped: {claim.reason}"
+    action = OutboundAction.objects.select_related("account").get(pk=action_id)
+    try:
+        adapter = _adapter_for(action.account)
+        result: Result = adapter.perform(action.kind, from_json(action.payload))
+    except Exception as exc:  # a bug or bad data, not a platform answer: retry, then give up
+        logger.exception("outbound action %s crashed on attempt %s", action_id, claim.attempt)
+        result = FailedForNow(
+            message=f"Refund Desk crashed: {type(exc).__name__}: {exc}", code="crashed"
+        )
+    return _apply_result(action_id, claim.attempt, result)
+
+
+def _outcome(result: Result) -> str:
+    if isinstance(result, FailedForNow) and result.code == "crashed":
+        return "crashed"
+    return {
+        Accepted: "accepted",
+        Confirmed: "confirmed",
+        Rejected: "rejected",
+        FailedForNow: "failed",
+    }[type(result)]
+
+
+def _apply_result(action_id: int, number: int, result: Result) -> str:
+    from refunds.services import refund_apply_marketplace_result
+
+    retry_in = None
+    with transaction.atomic():
+        action = (
+            OutboundAction.objects.select_for_update().select_related("account").get(pk=action_id)
+        )
+        via = f"{action.account.adapter_key} {action.kind}"
+        still_ours = action.state == OutboundState.IN_FLIGHT and action.attempts == number
+        if isinstance(result, FailedForNow):
+            if not still_ours:
+                return "superseded"
+            if number >= settings.OUTBOX_MAX_ATTEMPTS:
+                action_finish_attempt(
+                    action,
+                    number=number,
+                    state=OutboundState.DEAD,
+                    outcome=_outcome(result),
+                    message=result.message,
+                    response=dict(result.raw),
+                )
+                _flag_dead(action, number, result.message, via)
+                return "dead"
+            retry_in = retry_delay(number, retry_after=result.retry_after)
+            action_finish_attempt(
+                action,
+                number=number,
+                state=OutboundState.PENDING,
+                outcome=_outcome(result),
+                message=result.message,
+                response=dict(result.raw),
+                next_attempt_at=timezone.now() + dt.timedelta(seconds=retry_in),
+            )
+            transaction.on_commit(lambda: enqueue_delivery(action_id, countdown=retry_in))
+            return f"retry in {retry_in:.2f}s"
+        # A platform answer is applied even when our lease ran out meanwhile: it is the truth,
+        # and the services make applying it twice harmless.
+        refund_apply_marketplace_result(
+            refund=action.refund, result=result, kind=action.kind, via=via
+        )
+        if still_ours:
+            state = (
+                OutboundState.FAILED if isinstance(result, Rejected) else OutboundState.SUCCEEDED
+            )
+            message = result.message if isinstance(result, Rejected) else ""
+            action_finish_attempt(
+                action,
+                number=number,
+                state=state,
+                outcome=_outcome(result),
+                message=message,
+                response=dict(result.raw),
+            )
+        return _outcome(result)
+
+
+def _flag_dead(action: OutboundAction, attempts: int, message: str, via: str) -> None:
+    from refunds.services import refund_apply_marketplace_result
+
+    refund_apply_marketplace_result(
+        refund=action.refund,
+        result=Rejected(
+            code="gave_up", message=f"no answer after {attempts} attempts (last: {message})"
+        ),
+        kind=action.kind,
+        via=via,
+    )
+
+
+def _give_up(action_id: int, *, number: int | None, message: str) -> None:
+    with transaction.atomic():
+        action = (
+            OutboundAction.objects.select_for_update().select_related("account").get(pk=action_id)
+        )
+        if action.state in (OutboundState.SUCCEEDED, OutboundState.FAILED, OutboundState.DEAD):
+            return
+        action.state = OutboundState.DEAD
+        action.last_error = message
+        action.claimed_until = None
+        action.completed_at = timezone.now()
+        action.save(
+            update_fields=["state", "last_error", "claimed_until", "completed_at", "updated_at"]
+        )
+        _flag_dead(action, action.attempts, message, f"{action.account.adapter_key} {action.kind}")
+
+
+@shared_task(name="integrations.tasks.sweep_outbox", ignore_result=True)
+def sweep_outbox() -> int:
+    """Beat: send due outbox rows again. Running it twice at once is harmless (skip locked)."""
+    ids = due_actions_claim()
+    for action_id in ids:
+        enqueue_delivery(action_id)
+    return len(ids)
+
+
+# --- polling ----------------------------------------------------------------------------------
+
+
+@shared_task(name="integrations.tasks.poll_marketplaces", ignore_result=True)
+def poll_marketplaces() -> int:
+    from orders.models import MarketplaceAccount
+
+    ids = list(MarketplaceAccount.objects.filter(is_enabled=True).values_list("pk", flat=True))
+    for account_id in ids:
+        poll_account.apply_async(args=[account_id], expires=settings.POLL_INTERVAL)
+    return len(ids)
+
+
+@shared_task(name="integrations.tasks.poll_account", ignore_result=True)
+def poll_account(account_id: int) -> dict:
+    from .polling import account_poll
+
+    return account_poll(account_id)
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+@shared_task(
+    name="integrations.tasks.process_webhook_event",
+    bind=True,
+    ignore_result=True,
+    max_retries=None,
+)
+def process_webhook_event(self, event_id: int) -> str:
+    from .webhooks import RefundNotYetKnown, webhook_event_process
+
+    try:
+        return webhook_event_process(event_id)
+    except RefundNotYetKnown as exc:
+        # The webhook raced our own delivery (the answer came before we stored the ids).
+        if self.request.retries >= settings.WEBHOOK_MAX_RETRIES:
+            WebhookEvent.objects.filter(pk=event_id, state=WebhookState.RECEIVED).update(
+                state=WebhookState.FAILED, error=str(exc), processed_at=timezone.now()
+            )
+            return "failed"
+        raise self.retry(countdown=settings.WEBHOOK_RETRY_DELAY, exc=exc) from None

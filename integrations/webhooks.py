@@ -1,0 +1,335 @@
+"""Inbound webhooks: the base view and the processors.
+
+The view (`/<adapter key>/webhooks/<name>`, the names each adapter class declares in
+`webhook_endpoints`) does four things and nothing else:
+  1. verify: every enabled account of that adapter key is tried; the adapter's `parse_webhook`
+     checks the signature with a constant-time comparison and raises WebhookRejected, which we
+     answer with its status (401) storing nothing;
+  2. store the raw event with its unique delivery key; a second delivery of the same key hits
+     the unique constraint and is answered 200 doing nothing;
+  3. answer 200 `{}` at once;
+  4. hand the event to `integrations.tasks.process_webhook_event` after commit.
+
+The processor re-reads the stored event (parsing it again with the same adapter, so no parsed
+copy can drift from the raw body) and applies it through the refund services, which never move a
+refund backwards: duplicates and out-of-order deliveries end in the right state.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from .base import (
+    Accepted,
+    Confirmed,
+    OutboundKind,
+    Rejected,
+    WebhookMessage,
+    WebhookRejected,
+    WebhookTopic,
+)
+from .models import OutboundAction, WebhookEvent, WebhookState
+
+logger = logging.getLogger(__name__)
+PROCESS_TASK = "integrations.tasks.process_webhook_event"
+
+
+class RefundNotYetKnown(Exception):
+    """The webhook names a refund we cannot find yet (it raced our own delivery)."""
+
+
+def _headers(request: HttpRequest) -> dict[str, str]:
+    return {key: value for key, value in request.headers.items() if key.lower() != "cookie"}
+
+
+def _adapter_class_or_none(key: str):
+    from .registry import adapter_class
+
+    try:
+        return adapter_class(key)
+    except (LookupError, ImportError, AttributeError):
+        return None
+
+
+def enqueue_processing(event_id: int) -> None:
+    from config.celery import app
+
+    try:
+        app.send_task(PROCESS_TASK, args=[event_id])
+    except Exception:  # the broker is down: the event is stored and can be re-sent
+        logger.warning("could not enqueue webhook event %s", event_id, exc_info=True)
+
+
+METHOD_HEADER = "X-Refund-Desk-Method"  # kept with the stored headers, to parse the event again
+
+
+class WebhookView(View):
+    """One view for every marketplace; the adapter declares which names and methods exist."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete"]
+
+    def dispatch(self, request: HttpRequest, key: str, name: str | None = None):
+        name = name or ""
+        adapter_cls = _adapter_class_or_none(key)
+        endpoints = getattr(adapter_cls, "webhook_endpoints", {}) if adapter_cls else {}
+        if name not in endpoints:
+            return JsonResponse({"message": "Unknown webhook"}, status=404)
+        if request.method not in endpoints[name]:
+            response = JsonResponse({"message": "Method not allowed"}, status=405)
+            response["Allow"] = ", ".join(endpoints[name])
+            return response
+        body = request.body
+        if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
+            return JsonResponse({"message": "Body too large"}, status=413)
+        headers = _headers(request)
+        verified = _verify(
+            adapter_cls, key=key, name=name, method=request.method, headers=headers, body=body
+        )
+        if isinstance(verified, JsonResponse):
+            return verified
+        account, message = verified
+        _store(
+            account=account,
+            key=key,
+            name=name,
+            message=message,
+            headers={**headers, METHOD_HEADER: request.method},
+            body=body,
+        )
+        return JsonResponse({})
+
+
+def _verify(adapter_cls, *, key, name, method, headers, body):
+    from orders.models import MarketplaceAccount
+
+    from .payloads import account_config
+
+    refusal = WebhookRejected("No enabled account for this marketplace accepts this webhook")
+    for account in MarketplaceAccount.objects.filter(adapter_key=key, is_enabled=True):
+        if not account.webhook_secret:
+            continue  # refuse when no secret is configured
+        adapter = adapter_cls(account_config(account))
+        try:
+            message = adapter.parse_webhook(name=name, method=method, headers=headers, body=body)
+        except WebhookRejected as exc:
+            refusal = exc
+            # A signature that fits no account is 401; a verified but unreadable body is final.
+            if exc.status != 401:
+                break
+            continue
+        return account, message
+    return JsonResponse({"message": refusal.message}, status=refusal.status or 401)
+
+
+def _store(*, account, key, name, message: WebhookMessage, headers, body) -> None:
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                account=account,
+                adapter_key=key,
+                name=name,
+                delivery_key=message.delivery_key[:200],
+                topic=str(message.topic),
+                headers=headers,
+                body=body.decode("utf-8", "replace"),
+                state=(
+                    WebhookState.IGNORED
+                    if message.topic == WebhookTopic.IGNORED
+                    else WebhookState.RECEIVED
+                ),
+            )
+            if message.topic != WebhookTopic.IGNORED:
+                event_id = event.pk
+                transaction.on_commit(lambda: enqueue_processing(event_id))
+    except IntegrityError:
+        logger.info("duplicate webhook %s %s ignored", key, message.delivery_key)
+
+
+webhook_view = csrf_exempt(WebhookView.as_view())
+
+
+# --- processing -------------------------------------------------------------------------------
+
+
+def _message_of(event: WebhookEvent) -> WebhookMessage:
+    from .payloads import account_config
+    from .registry import adapter_class
+
+    adapter = adapter_class(event.adapter_key)(account_config(event.account))
+    method = event.headers.get(METHOD_HEADER, "")
+    methods = adapter.webhook_endpoints.get(event.name, ("POST",))
+    return adapter.parse_webhook(
+        name=event.name,
+        method=method or methods[0],
+        headers=event.headers,
+        body=event.body.encode("utf-8"),
+    )
+
+
+def webhook_event_process(event_id: int) -> str:
+    """Apply one stored event; idempotent (a processed event is skipped)."""
+    from refunds.errors import RefundError
+
+    with transaction.atomic():
+        event = (
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .select_related("account")
+            .filter(pk=event_id, state=WebhookState.RECEIVED)
+            .first()
+        )
+        if event is None:
+            return "skipped"
+        try:
+            message = _message_of(event)
+        except WebhookRejected as exc:
+            _finish(event, WebhookState.FAILED, error=exc.message)
+            return "failed"
+        handler = {
+            WebhookTopic.REFUND_RESULT: _refund_result,
+            WebhookTopic.REFUND_STATUS: _refund_status,
+            WebhookTopic.ORDER_CANCEL: _order_cancel,
+        }.get(WebhookTopic(message.topic))
+        if handler is None:
+            _finish(event, WebhookState.IGNORED)
+            return "ignored"
+        try:
+            with transaction.atomic():
+                refund = handler(event, message)
+        except (WebhookRejected, RefundError) as exc:
+            _finish(event, WebhookState.FAILED, error=exc.message)
+            return "failed"
+        _finish(event, WebhookState.PROCESSED, refund=refund)
+        return "processed"
+
+
+def _finish(event: WebhookEvent, state: str, *, refund=None, error: str = "") -> None:
+    event.state = state
+    event.error = error
+    event.processed_at = timezone.now()
+    fields = ["state", "error", "processed_at"]
+    if refund is not None:
+        event.refund = refund
+        fields.append("refund")
+    event.save(update_fields=fields)
+
+
+def _find_refund(event: WebhookEvent, message: WebhookMessage):
+    from refunds.models import Refund
+
+    refunds = Refund.objects.filter(order__account=event.account)
+    if message.external_request_id:
+        found = refunds.filter(external_request_id=message.external_request_id).first()
+        if found:
+            return found
+    if message.idempotency_key:
+        action = (
+            OutboundAction.objects.filter(
+                account=event.account, idempotency_key=message.idempotency_key
+            )
+            .select_related("refund")
+            .first()
+        )
+        if action:
+            return action.refund
+    if message.external_id:
+        found = refunds.filter(external_id=message.external_id)
+        if message.order_external_number:
+            found = found.filter(order__external_number=message.order_external_number)
+        found = found.first()
+        if found:
+            return found
+    raise RefundNotYetKnown(
+        f"No refund for {event.adapter_key} webhook {event.delivery_key} "
+        f"(request {message.external_request_id or '-'}, key {message.idempotency_key or '-'}, "
+        f"refund {message.external_id or '-'})"
+    )
+
+
+def _refund_result(event: WebhookEvent, message: WebhookMessage):
+    from refunds.services import refund_apply_marketplace_result
+    from refunds.states import RefundStatus
+
+    refund = _find_refund(event, message)
+    ids = {"external_id": message.external_id, "external_request_id": message.external_request_id}
+    if message.status == RefundStatus.ISSUED:
+        result = Confirmed(message=message.message, raw=dict(message.payload), **ids)
+    elif message.status == RefundStatus.DENIED:
+        result = Rejected(
+            code="refused", message=message.message or "refused", raw=dict(message.payload)
+        )
+    else:
+        result = Accepted(message=message.message, raw=dict(message.payload), **ids)
+    via = f"{event.adapter_key} webhook {event.name}".strip()
+    return refund_apply_marketplace_result(
+        refund=refund, result=result, kind=OutboundKind.CREATE_REFUND, via=via
+    )
+
+
+def _refund_status(event: WebhookEvent, message: WebhookMessage):
+    from refunds.services import refund_apply_marketplace_result, refund_apply_remote_status
+    from refunds.states import RefundStatus
+
+    refund = _find_refund(event, message)
+    via = f"{event.adapter_key} webhook {event.name}".strip()
+    if message.status == RefundStatus.DENIED and refund.status == RefundStatus.PROCESSING:
+        # Money we asked for was refused: a person must look (never a silent DENIED).
+        return refund_apply_marketplace_result(
+            refund=refund,
+            result=Rejected(code="refused", message=message.message or "refused"),
+            kind=OutboundKind.READ_STATUS,
+            via=via,
+        )
+    if not message.status:
+        return refund
+    return refund_apply_remote_status(
+        refund=refund, status=message.status, via=via, response_reason=message.message
+    )
+
+
+def _order_cancel(event: WebhookEvent, message: WebhookMessage):
+    """The seller cancelled units the customer paid for: refund them (source marketplace, reason
+    out_of_stock, nothing comes back) and record the line's cancelled quantity, once."""
+    from orders.models import Order, OrderLine
+    from refunds.calculator import LineChoice
+    from refunds.models import Refund
+    from refunds.services import order_line_record_cancellation, refund_request
+
+    order = Order.objects.filter(
+        account=event.account, external_number=message.order_external_number
+    ).first()
+    line = (
+        OrderLine.objects.filter(order=order, external_id=message.order_line_external_id).first()
+        if order
+        else None
+    )
+    if line is None or message.quantity <= 0:
+        raise WebhookRejected(
+            f"Order {message.order_external_number} line {message.order_line_external_id} "
+            "is unknown or the quantity is not positive",
+            status=422,
+        )
+    external_id = f"cancel-{message.delivery_key}"
+    if Refund.objects.filter(order=order, external_id=external_id).exists():
+        return Refund.objects.get(order=order, external_id=external_id)
+    refund = refund_request(
+        actor=None,
+        order=order,
+        reason_code="out_of_stock",
+        refund_only=True,
+        lines=[LineChoice(order_line_id=line.pk, quantity=message.quantity)],
+        via=f"{event.adapter_key} order cancel",
+        external_id=external_id,
+        covers_cancellation=True,
+        requester_name=event.account.name,
+        customer_explanation=f"The seller cancelled {message.quantity} unit(s): "
+        f"{message.reason or 'out_of_stock'}",
+    )
+    order_line_record_cancellation(order_line=line, quantity=message.quantity)
+    return refund
