@@ -1,3 +1,27 @@
 """/api/v2/... (refunds and orders), /api/schema/ and /api/docs/."""
 
-urlpatterns: list = []
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+
+from . import views
+from . import common  # noqa: F401 - registers the "rdid" path converter
+
+app_name = "api"
+
+v2 = [
+    path("refunds", views.RefundListView.as_view(), name="refund-list"),
+    path("refunds/<rdid:id>", views.RefundDetailView.as_view(), name="refund-detail"),
+    path("token", views.TokenView.as_view(), name="token"),
+    path("", include("orders.api.urls")),
+]
+
+urlpatterns = [
+    path("v2/", include(v2)),
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[AllowAny]),
+        name="docs",
+    ),
+]

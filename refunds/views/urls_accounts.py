@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+"""Mounted at /accounts/ before django.contrib.auth.urls: the sign-in view with lockout."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from .portal import PortalLoginView
+
+urlpatterns = [
+    path("login/", PortalLoginView.as_view(), name="login"),
+]

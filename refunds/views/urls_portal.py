@@ -1,3 +1,16 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from refunds.api import common  # noqa: F401 - registers the "rdid" path converter
+
+from . import portal
+
+urlpatterns = [
+    path("", portal.PortalHomeView.as_view(), name="home"),
+    path("orders/", portal.OrderListView.as_view(), name="order-list"),
+    path("orders/<rdid:pk>/", portal.OrderDetailView.as_view(), name="order-detail"),
+    path("orders/<rdid:pk>/refund/", portal.RefundRequestView.as_view(), name="refund-request"),
+    path("refunds/", portal.RefundListView.as_view(), name="refund-list"),
+    path("refunds/<rdid:pk>/", portal.RefundDetailView.as_view(), name="refund-detail"),
+    path("refunds/<rdid:pk>/ship/", portal.RefundShipView.as_view(), name="refund-ship"),
+    path("refunds/<rdid:pk>/cancel/", portal.RefundCancelView.as_view(), name="refund-cancel"),
+]
