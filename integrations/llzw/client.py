@@ -1,0 +1,368 @@
+"""LLZW shop REST API v2 client (adapter key `llzw`). We log in as the shop's SELLER.
+
+Authentication: form login `POST /api/v1/login` (username, password) sets a session cookie
+(`JSESSIONID`); the cookie is cached per adapter instance and sent on every call. When the shop
+answers 401 (session expired or unknown) we log in again once and repeat the call.
+
+Credentials (MarketplaceAccount.credentials): {"username": ..., "password": ...}.
+
+A refund Refund Desk creates: look the order's refunds up for our idempotency marker (see
+mapping.py), POST one only when none exists, then act as the seller until the money is paid out:
+CONFIRM (REQUESTED -> WAITING, or PROCESSING when refund-only), RECEIVE (WAITING -> PROCESSING,
+with the return's tracking), ISSUE (PROCESSING -> ISSUED). Each step is read back from the shop,
+so a retry after a timeout resumes where the last attempt stopped and never creates a second
+refund. A refund a customer opened on the shop (RefundData.external_id set) is driven the same
+way, without the POST.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+from integrations.base import (
+    Accepted,
+    Capabilities,
+    Confirmed,
+    MarketplaceAdapter,
+    PermanentError,
+    RefundData,
+    Rejected,
+    RemoteRefund,
+    Result,
+    ResultDelivery,
+    TransientError,
+    WebhookMessage,
+)
+
+from . import mapping
+from .webhooks import parse_webhook
+
+SESSION_COOKIE = "JSESSIONID"
+PAGE_SIZE = 100
+MAX_PAGES = 200  # a runaway guard: 20,000 refunds per listing
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+class LlzwAdapter(MarketplaceAdapter):
+    key = "llzw"
+    label = "LLZW shop"
+    capabilities = Capabilities(
+        partial_refund_by_line=False,
+        shipping_refund=True,
+        multiple_payments=False,
+        cancel_after_creation=True,
+        return_shipment=True,
+        result_delivery=ResultDelivery.POLLING,
+        notes=(
+            "LLZW takes one amount per refund: lines, shipping and extras are sent as one sum, "
+            "and the shop chooses how to pay it back.",
+            "On LLZW a refund can be cancelled only while it is requested or waiting for the "
+            "return.",
+            "The customer enters the return's tracking number on the shop; Refund Desk passes "
+            "its own tracking when it marks the goods received.",
+            "Refunds customers open on the shop reach Refund Desk by polling, a few minutes late.",
+        ),
+        rate_limit_per_second=None,
+    )
+    webhook_endpoints: Mapping[str, tuple[str, ...]] = {}
+
+    def __init__(self, account, session=None):
+        super().__init__(account, session)
+        self._session_id: str | None = None
+
+    # --- HTTP -------------------------------------------------------------------------------
+    def _url(self, path: str) -> str:
+        return f"{self.account.base_url.rstrip('/')}{path}"
+
+    def _send(self, method: str, path: str, **kwargs) -> requests.Response:
+        try:
+            return self.session.request(method, self._url(path), **kwargs)
+        except requests.Timeout as exc:
+            raise TransientError(
+                f"LLZW did not answer in time ({type(exc).__name__}).", code="timeout"
+            ) from None
+        except requests.ConnectionError as exc:
+            raise TransientError(
+                f"Could not reach LLZW ({type(exc).__name__}).", code="connection"
+            ) from None
+        except requests.RequestException as exc:
+            raise TransientError(f"LLZW call failed ({type(exc).__name__}).", code="http") from None
+
+    def _login(self) -> str:
+        username = self.account.credentials.get("username", "")
+        password = self.account.credentials.get("password", "")
+        if not username or not password:
+            raise PermanentError(
+                "The LLZW account has no username or password configured.",
+                code="missing_credentials",
+            )
+        response = self._send(
+            "POST", "/api/v1/login", data={"username": username, "password": password}
+        )
+        body = self._check(response)
+        session_id = response.cookies.get(SESSION_COOKIE)
+        if not session_id:
+            raise TransientError(
+                "LLZW accepted the login but set no session cookie.", code="no_session", raw=body
+            )
+        # Keep the session in this adapter only: the shared cookie jar must not send a stale one.
+        self.session.cookies.clear()
+        self._session_id = session_id
+        return session_id
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        payload: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Call an authenticated endpoint; returns the envelope's `data`."""
+        headers = {"Accept": "application/json"}
+        data = None
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+            data = mapping.dumps(payload).encode()
+        for attempt in (1, 2):
+            session_id = self._session_id or self._login()
+            response = self._send(
+                method,
+                path,
+                params=params,
+                data=data,
+                headers=headers,
+                cookies={SESSION_COOKIE: session_id},
+            )
+            if response.status_code == 401 and attempt == 1:
+                self._session_id = None  # expired or unknown: log in again once
+                continue
+            return self._check(response).get("data")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check(self, response: requests.Response) -> dict:
+        status = response.status_code
+        try:
+            body = mapping.loads(response.content) if response.content else {}
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        if status == 429:
+            raise TransientError(
+                "LLZW is rate limiting Refund Desk; it will be retried.",
+                retry_after=_retry_after(response.headers.get("Retry-After")),
+                code="429",
+                raw=body,
+            )
+        if status >= 500:
+            raise TransientError(
+                f"LLZW had a server error (HTTP {status}); it will be retried.",
+                code=str(status),
+                raw=body,
+            )
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        if status < 400 and body.get("success") is not False:
+            return body
+        error_type = str(error.get("type") or "")
+        shop_text = str(error.get("message") or body.get("message") or "").strip()
+        kind, message = mapping.ERROR_CODES.get(
+            error_type, (mapping.PERMANENT, f"LLZW refused the call (HTTP {status}).")
+        )
+        if shop_text:
+            message = f"{message} LLZW says: {shop_text}"
+        if kind == mapping.TRANSIENT:
+            raise TransientError(message, code=error_type or str(status), raw=body)
+        raise PermanentError(message, code=error_type or str(status), raw=body)
+
+    # --- Reads ------------------------------------------------------------------------------
+    def _get_refund(self, external_id: str) -> dict:
+        if not str(external_id).isdigit():
+            raise PermanentError(f"{external_id!r} is not an LLZW refund id.", code="bad_id")
+        return self._call("GET", f"/api/v2/refunds/{external_id}") or {}
+
+    def _list(self, params: Mapping[str, Any]) -> list[dict]:
+        found: list[dict] = []
+        for page in range(MAX_PAGES):
+            rows = (
+                self._call(
+                    "GET", "/api/v2/refunds", params={**params, "page": page, "size": PAGE_SIZE}
+                )
+                or []
+            )
+            found.extend(rows)
+            if len(rows) < PAGE_SIZE:
+                break
+        return found
+
+    def _find_ours(self, refund: RefundData, order_id: int) -> dict | None:
+        """The refund this idempotency key already made on the shop, if any."""
+        marker = mapping.key_marker(refund.idempotency_key)
+        for row in self._list({"orderId": order_id}):
+            if marker in (row.get("requestReason") or ""):
+                return row
+        return None
+
+    def _order_id(self, refund: RefundData) -> int:
+        order_id = mapping.order_id(refund.order_external_number)
+        if order_id is None:
+            raise PermanentError(
+                f"Order {refund.order_external_number!r} is not an LLZW order id (LLZW orders "
+                "are numbered 1, 2, 3...).",
+                code="bad_order",
+            )
+        return order_id
+
+    def _existing(self, refund: RefundData) -> dict | None:
+        if refund.external_id:
+            return self._get_refund(refund.external_id)
+        return self._find_ours(refund, self._order_id(refund))
+
+    def list_refunds(self, *, since: dt.datetime | None = None) -> list[RemoteRefund]:
+        # The shop has no "changed since" filter and dates are to the minute: filter here,
+        # from the start of `since`'s minute (a refund seen twice is harmless to the poller).
+        floor = since.replace(second=0, microsecond=0) if since else None
+        refunds = [mapping.remote_refund(row) for row in self._list({})]
+        if floor is None:
+            return refunds
+        return [
+            r
+            for r in refunds
+            if (r.updated_at or r.created_at) is None or (r.updated_at or r.created_at) >= floor
+        ]
+
+    # --- Actions ----------------------------------------------------------------------------
+    def _patch(self, refund_id: Any, body: dict) -> dict:
+        return self._call("PATCH", f"/api/v2/refunds/{refund_id}", payload=body) or {}
+
+    def _create_refund(self, refund: RefundData) -> Result:
+        entity = self._existing(refund)
+        if entity is None:
+            if refund.total <= 0:
+                raise PermanentError("The refund amount must be above zero.", code="amount")
+            entity = (
+                self._call("POST", "/api/v2/refunds", payload=mapping.create_payload(refund)) or {}
+            )
+        return self._drive_to_issued(refund, entity)
+
+    def _drive_to_issued(self, refund: RefundData, entity: dict) -> Result:
+        for _ in range(4):
+            status = entity.get("status")
+            refund_id = entity.get("id")
+            if status == "ISSUED":
+                return Confirmed(
+                    external_id=str(refund_id), message="LLZW issued the refund.", raw=entity
+                )
+            if status in ("DENIED", "CANCELLED"):
+                raise PermanentError(
+                    f"LLZW refund {refund_id} is {status.lower()} on the shop; it cannot be paid.",
+                    code=f"refund_{status.lower()}",
+                    raw=entity,
+                )
+            if status in ("REQUESTED", "PENDING"):
+                entity = self._patch(refund_id, {"action": "CONFIRM"})
+            elif status == "WAITING":
+                body: dict[str, Any] = {"action": "RECEIVE"}
+                if refund.return_tracking_id and not entity.get("trackingId"):
+                    body["trackingId"] = refund.return_tracking_id
+                    body["carrierName"] = refund.return_carrier or "unknown"
+                entity = self._patch(refund_id, body)
+            elif status == "PROCESSING":
+                entity = self._patch(refund_id, {"action": "ISSUE"})
+            else:
+                raise PermanentError(
+                    f"LLZW reports an unknown refund status {status!r}.",
+                    code="unknown_status",
+                    raw=entity,
+                )
+        return Accepted(
+            external_id=str(entity.get("id", "")),
+            message="LLZW has not issued the refund yet.",
+            raw=entity,
+        )
+
+    def _approve_return(self, refund: RefundData) -> Result:
+        entity = self._existing(refund)
+        if entity is None:
+            return Confirmed(message="LLZW holds no refund for this yet; nothing to approve.")
+        if entity.get("status") in ("REQUESTED", "PENDING"):
+            entity = self._patch(entity["id"], {"action": "CONFIRM"})
+        return self._settled(entity, "LLZW confirmed the refund; the customer can ship.")
+
+    def _deny_refund(self, refund: RefundData) -> Result:
+        entity = self._existing(refund)
+        if entity is None:
+            return Confirmed(message="LLZW holds no refund for this; nothing to deny.")
+        if entity.get("status") == "DENIED":
+            return Confirmed(
+                external_id=str(entity["id"]), message="Already denied on LLZW.", raw=entity
+            )
+        reason = (refund.response_reason or "Denied by the seller").strip()
+        entity = self._patch(entity["id"], {"action": "DENY", "reason": reason})
+        return Confirmed(
+            external_id=str(entity.get("id", "")), message="LLZW denied the refund.", raw=entity
+        )
+
+    def _cancel_refund(self, refund: RefundData) -> Result:
+        entity = self._existing(refund)
+        if entity is None:
+            return Confirmed(message="LLZW holds no refund for this; nothing to cancel.")
+        if entity.get("status") != "CANCELLED":
+            self._call("DELETE", f"/api/v2/refunds/{entity['id']}")
+        return Confirmed(external_id=str(entity["id"]), message="LLZW cancelled the refund.")
+
+    def _send_return_shipment(self, refund: RefundData) -> Result:
+        return Confirmed(
+            message="On LLZW only the customer enters return tracking; Refund Desk sends it "
+            "when the goods are marked received."
+        )
+
+    def _read_refund_status(self, refund: RefundData) -> Result:
+        entity = self._existing(refund)
+        if entity is None:
+            return Accepted(message="LLZW holds no refund for this yet.")
+        return self._settled(entity, "LLZW has not issued the refund yet.")
+
+    def _settled(self, entity: dict, pending_message: str) -> Result:
+        status = entity.get("status")
+        refund_id = str(entity.get("id", ""))
+        if status == "ISSUED":
+            return Confirmed(external_id=refund_id, message="LLZW issued the refund.", raw=entity)
+        if status in ("DENIED", "CANCELLED"):
+            why = entity.get("responseReason") or ""
+            return Rejected(
+                code=f"refund_{status.lower()}",
+                message=f"LLZW refund {refund_id} is {status.lower()} on the shop"
+                + (f": {why}" if why else "."),
+                raw=entity,
+            )
+        return Accepted(external_id=refund_id, message=pending_message, raw=entity)
+
+    # --- Webhooks ---------------------------------------------------------------------------
+    def parse_webhook(
+        self, *, name: str, method: str, headers: Mapping[str, str], body: bytes
+    ) -> WebhookMessage:
+        return parse_webhook(self.account, name=name, method=method, headers=headers, body=body)

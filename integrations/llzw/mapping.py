@@ -1,0 +1,190 @@
+"""LLZW shop REST API v2: our refund <-> the shop's refund, and the shop's error types.
+
+Documentation: seed 003 ("Refunds": Refund Entity Definition, Get Refunds Infomation, Create a
+Refund, Provide shipment infomation, Cancel a Specific Refund) and marketplaces.md § llzw.
+
+Gaps we fill (the simulator follows the same rules):
+- The shop has no idempotency key. We write ours into the refund's free-text `reason`
+  (`requestReason` on the entity) as the marker ``[RD:<key>]``; before creating, the adapter
+  looks the order's refunds up for that marker, so a retry finds the refund it already made.
+- The shop's order id is an Integer: in Refund Desk an LLZW order's external number is that
+  id written in digits ("1001").
+- Amounts are JSON numbers ("Float" in the docs). We never pass through float: amounts go out
+  as the exact decimal text of a Decimal and are read back with `parse_float=Decimal`.
+- Dates look like "2019-10-1 3:00 PM GMT+1:00" (minute precision).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+from integrations.base import RefundData, RemoteRefund
+
+# Shop status -> Refund Desk status (refunds.states values). The shop uses our vocabulary;
+# `PENDING` is named once in the docs ("you can only cancel a refund which is in PENDING,
+# WAITING, REQUESTED") but is not in the entity's enum; we read it as REQUESTED.
+STATUS_MAP: dict[str, str] = {
+    "REQUESTED": "REQUESTED",
+    "PENDING": "REQUESTED",
+    "WAITING": "WAITING",
+    "PROCESSING": "PROCESSING",
+    "ISSUED": "ISSUED",
+    "DENIED": "DENIED",
+    "CANCELLED": "CANCELLED",
+}
+
+PERMANENT = "permanent"
+TRANSIENT = "transient"
+
+# marketplaces.md § llzw, "Envelope": error.type -> (kind, message for staff).
+# HTTP statuses: ACCESS_DENIED 403, ENTITY_NOT_FOUND 404, INVALID_PARAMETER 400,
+# INVALID_CREDENTIAL 401 (documented); OPERATION_UNSUPPORTED 400 and REJECTED_BY_ENTITY 409 (gap).
+ERROR_CODES: dict[str, tuple[str, str]] = {
+    "API.SECURITY.ACCESS_DENIED": (
+        PERMANENT,
+        "LLZW refuses: the shop login has no right to this order or action "
+        "(it must be the shop's SELLER account).",
+    ),
+    "API.ENTITY_NOT_FOUND": (
+        PERMANENT,
+        "LLZW does not know this order or refund: check the order number on the shop.",
+    ),
+    "API.INVALID_PARAMETER": (
+        PERMANENT,
+        "LLZW refuses the refund's data (order id, reason, amount or refund-only flag).",
+    ),
+    "API.SECURITY.INVALID_CREDENTIAL": (
+        PERMANENT,
+        "LLZW refused the login: check the account's username and password.",
+    ),
+    "API.OPERATION_UNSUPPORTED": (
+        PERMANENT,
+        "LLZW does not support this operation on the refund (e.g. return tracking for a "
+        "refund-only refund).",
+    ),
+    "API.REJECTED_BY_ENTITY": (
+        PERMANENT,
+        "LLZW refuses: the order or refund does not allow it now (more than is left to "
+        "refund, the order is not paid, or the refund's status forbids it).",
+    ),
+}
+
+KEY_MARKER = re.compile(r"\[RD:(?P<key>[^\]\s]+)\]")
+REASON_MAX = 255
+
+
+def key_marker(idempotency_key: str) -> str:
+    return f"[RD:{idempotency_key}]"
+
+
+def idempotency_key_in(reason: str | None) -> str:
+    match = KEY_MARKER.search(reason or "")
+    return match["key"] if match else ""
+
+
+def order_id(order_external_number: str) -> int | None:
+    """The shop's Integer order id, or None when the external number is not one."""
+    text = (order_external_number or "").strip()
+    return int(text) if text.isdigit() else None
+
+
+def create_payload(refund: RefundData) -> dict[str, Any]:
+    """POST /api/v2/refunds body: orderId, reason, amount, refundOnly (all required).
+
+    LLZW takes one amount (no lines, no shipping split, no payments): the refund's total.
+    A return handed over without tracking is sent as refund-only, as the goods are already back
+    and the shop would otherwise wait for a shipment nobody will enter."""
+    marker = key_marker(refund.idempotency_key)
+    text = (refund.customer_explanation or refund.reason_code or "Refund").strip()
+    text = " ".join(text.split())[: REASON_MAX - len(marker) - 1]
+    return {
+        "orderId": order_id(refund.order_external_number),
+        "reason": f"{text} {marker}",
+        "amount": refund.total,
+        "refundOnly": bool(refund.refund_only or not refund.return_tracking_id),
+    }
+
+
+_DECIMAL_TOKEN = re.compile(r'"\\u0000DEC(-?[0-9]+(?:\.[0-9]+)?)\\u0000"')
+
+
+def dumps(data: Any) -> str:
+    """JSON with Decimals written as exact numbers (json.dumps cannot, and float would round)."""
+
+    def mark(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return f"\x00DEC{value:f}\x00"
+        if isinstance(value, dict):
+            return {k: mark(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [mark(v) for v in value]
+        return value
+
+    return _DECIMAL_TOKEN.sub(r"\1", json.dumps(mark(data)))
+
+
+def loads(text: str | bytes) -> Any:
+    return json.loads(text, parse_float=Decimal, parse_int=int)
+
+
+_DATE = re.compile(
+    r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2}) (?P<h>\d{1,2}):(?P<mi>\d{2}) (?P<ampm>AM|PM) "
+    r"GMT(?P<sign>[+-])(?P<oh>\d{1,2}):(?P<om>\d{2})$"
+)
+
+
+def parse_date(value: Any) -> dt.datetime | None:
+    """ "2019-10-1 3:00 PM GMT+1:00" (the docs' format) or ISO-8601; None when absent/unknown."""
+    if not value or not isinstance(value, str):
+        return None
+    match = _DATE.match(value.strip())
+    if match:
+        hour = int(match["h"]) % 12 + (12 if match["ampm"] == "PM" else 0)
+        offset = dt.timedelta(hours=int(match["oh"]), minutes=int(match["om"]))
+        tz = dt.timezone(-offset if match["sign"] == "-" else offset)
+        try:
+            return dt.datetime(
+                int(match["y"]),
+                int(match["m"]),
+                int(match["d"]),
+                hour,
+                int(match["mi"]),
+                tzinfo=tz,
+            )
+        except ValueError:
+            return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def to_amount(value: Any) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        return Decimal("0")
+    return Decimal(str(value))
+
+
+def remote_refund(entity: dict[str, Any]) -> RemoteRefund:
+    reason = entity.get("requestReason") or ""
+    return RemoteRefund(
+        external_id=str(entity.get("id", "")),
+        order_external_number=str(entity.get("order", "")),
+        status=STATUS_MAP.get(str(entity.get("status")), "REQUESTED"),
+        amount=to_amount(entity.get("amount")),
+        reason=KEY_MARKER.sub("", reason).strip(),
+        refund_only=bool(entity.get("refundOnly", True)),
+        requester=entity.get("requester") or "",
+        tracking_id=entity.get("trackingId") or "",
+        carrier=entity.get("carrierName") or "",
+        response_reason=entity.get("responseReason") or "",
+        created_at=parse_date(entity.get("createdAt")),
+        updated_at=parse_date(entity.get("updatedAt")),
+        idempotency_key=idempotency_key_in(reason),
+        raw=dict(entity),
+    )
