@@ -1,0 +1,1 @@
+"""Noventiq Checkout (formerly Softline): adapter, mapping, webhooks and sandbox."""

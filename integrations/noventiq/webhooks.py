@@ -1,0 +1,103 @@
+"""Noventiq's optional webhooks: a JSON POST with a `signature` header, the SHA-512 hex digest of
+`secret;event;order_id;create_date;payment_method;currency;customer.email`. The refund event is
+`product.returned`, one delivery per product.
+
+Noventiq sends no delivery id, so the delivery key is a digest of the raw body: a repeated
+delivery of the same body is the same delivery (and is stored once); another product or another
+event is another body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+
+from integrations.base import WebhookMessage, WebhookRejected, WebhookTopic
+
+SIGNATURE_HEADER = "signature"
+REFUND_EVENT = "product.returned"
+
+
+def signature_base(payload: Mapping) -> list[str]:
+    customer = payload.get("customer") or {}
+    email = customer.get("email", "") if isinstance(customer, Mapping) else ""
+    return [
+        str(payload.get("event", "")),
+        str(payload.get("order_id", "")),
+        str(payload.get("create_date", "")),
+        str(payload.get("payment_method", "")),
+        str(payload.get("currency", "")),
+        str(email),
+    ]
+
+
+def sign(payload: Mapping, secret: str) -> str:
+    text = ";".join([secret, *signature_base(payload)])
+    return hashlib.sha512(text.encode("utf-8")).hexdigest()
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return ""
+
+
+def _when(value) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def verify_and_parse(*, secret: str, headers: Mapping[str, str], body: bytes) -> WebhookMessage:
+    if not secret:
+        raise WebhookRejected(
+            "No Noventiq webhook secret is configured for this account", status=403
+        )
+    given = _header(headers, SIGNATURE_HEADER).strip().lower()
+    if not given:
+        raise WebhookRejected("Missing Noventiq signature header")
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise WebhookRejected("The Noventiq webhook body is not JSON", status=400) from None
+    if not isinstance(payload, dict):
+        raise WebhookRejected("The Noventiq webhook body is not a JSON object", status=400)
+    if not hmac.compare_digest(given.encode(), sign(payload, secret).encode()):
+        raise WebhookRejected("Wrong Noventiq signature")
+
+    event = str(payload.get("event", ""))
+    delivery_key = f"noventiq:{hashlib.sha256(body).hexdigest()}"
+    order_id = str(payload.get("order_id", ""))
+    if event != REFUND_EVENT:
+        return WebhookMessage(
+            delivery_key=delivery_key,
+            topic=WebhookTopic.IGNORED,
+            order_external_number=order_id,
+            payload=payload,
+        )
+    product = payload.get("product") or {}
+    if not isinstance(product, Mapping):
+        product = {}
+    try:
+        quantity = int(product.get("quantity") or 0)
+    except (TypeError, ValueError):
+        quantity = 0
+    return WebhookMessage(
+        delivery_key=delivery_key,
+        topic=WebhookTopic.REFUND_RESULT,
+        order_external_number=order_id,
+        status="ISSUED",
+        message=f"Noventiq reports product {product.get('sku') or product.get('id', '')} returned",
+        order_line_external_id=str(product.get("id", "")),
+        quantity=quantity,
+        occurred_at=_when(payload.get("event_date")),
+        payload=payload,
+    )
