@@ -251,9 +251,6 @@ def refund_request(
             },
             note=note,
         )
-        from . import notifications
-
-        transaction.on_commit(lambda: notifications.status_changed(refund.pk, "", refund.status))
     return refund
 
 
