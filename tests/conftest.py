@@ -2,6 +2,8 @@ import pytest
 
 from tests import factories
 
+pytest_plugins = ["tests.fixtures.pipeline"]
+
 
 @pytest.fixture
 def agent(db):
