@@ -34,6 +34,10 @@ from refunds.money import quantize
 from .errors import OrderError
 from .models import Customer, MarketplaceAccount, Order, OrderLine, OrderStatus, PaymentLine
 
+# What the columns hold (DecimalField max_digits=14, decimal_places=2; PositiveIntegerField).
+MAX_AMOUNT = Decimal(10) ** 12
+MAX_QUANTITY = 2_147_483_647
+
 
 def _decimal(value: Any, field: str, currency: str) -> Decimal:
     if isinstance(value, float):
@@ -44,6 +48,8 @@ def _decimal(value: Any, field: str, currency: str) -> Decimal:
         raise OrderError(f"{field}: {value!r} is not an amount", field=field) from None
     if not amount.is_finite() or amount < 0:
         raise OrderError(f"{field}: must be a non-negative amount, got {value}", field=field)
+    if amount >= MAX_AMOUNT:
+        raise OrderError(f"{field}: {value} is too large", field=field)
     if quantize(amount, currency) != amount:
         raise OrderError(f"{field}: {value} has more decimals than {currency} allows", field=field)
     return amount
@@ -58,6 +64,8 @@ def _int(value: Any, field: str, *, minimum: int = 0) -> int:
         raise OrderError(f"{field}: {value!r} is not a whole number", field=field) from None
     if number < minimum:
         raise OrderError(f"{field}: must be at least {minimum}", field=field)
+    if number > MAX_QUANTITY:
+        raise OrderError(f"{field}: {number} is too large", field=field)
     return number
 
 
@@ -66,7 +74,10 @@ def _when(value: Any, field: str, *, required: bool) -> dt.datetime | None:
         if required:
             raise OrderError(f"{field}: is required", field=field)
         return None
-    parsed = parse_datetime(str(value)) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed but impossible, e.g. month 13
+        parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise OrderError(
             f"{field}: {value!r} is not an ISO-8601 date and time with an offset", field=field
@@ -184,6 +195,8 @@ def order_upsert(*, data: dict) -> Order:
     tip = _decimal(data.get("tip_total", "0"), "tip_total", currency)
     additional = _decimal(data.get("additional_total", "0"), "additional_total", currency)
     grand_total = items_total + shipping + tip + additional
+    if grand_total >= MAX_AMOUNT:
+        raise OrderError(f"grand_total: {grand_total} is too large", field="grand_total")
     if data.get("grand_total") not in (None, ""):
         given = _decimal(data["grand_total"], "grand_total", currency)
         if given != grand_total:
