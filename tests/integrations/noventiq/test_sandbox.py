@@ -1,0 +1,327 @@
+"""The Noventiq sandbox held to seeds/002 and marketplaces.md with raw HTTP calls."""
+
+import json
+
+import pytest
+import requests
+
+VALID = {"description": "Wrong product", "email": "merchant@gmail.com"}
+
+
+def _token(base_url, username="demo", password="demo-secret"):  # noqa: S107 (sandbox demo)
+    response = requests.post(
+        f"{base_url}/noventiq/v1/login_check",
+        json={"username": username, "password": password},
+        timeout=5,
+    )
+    assert response.status_code == 200
+    return response.json()["token"]
+
+
+def _auth(base_url):
+    return {"AuthorizationJWT": f"Bearer {_token(base_url)}"}
+
+
+def _refund(base_url, order_id="700101", *, body=VALID, headers=None, data=None):
+    headers = {**_auth(base_url), **(headers or {})}
+    if data is None:
+        return requests.post(
+            f"{base_url}/noventiq/v1/order/{order_id}/refund", json=body, headers=headers, timeout=5
+        )
+    return requests.post(
+        f"{base_url}/noventiq/v1/order/{order_id}/refund", data=data, headers=headers, timeout=5
+    )
+
+
+def _errors(response):
+    return [(e["error"], e["message"]) for e in response.json()["errors"]]
+
+
+def test_login_check_returns_token_and_refresh_token(sim, base_url):
+    response = requests.post(
+        f"{base_url}/noventiq/v1/login_check",
+        json={"username": "demo", "password": "demo-secret"},
+        timeout=5,
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"token", "refresh_token"}
+    assert body["token"].count(".") == 2
+
+
+def test_login_check_refuses_wrong_and_missing_credentials(sim, base_url):
+    url = f"{base_url}/noventiq/v1/login_check"
+    wrong = requests.post(url, json={"username": "demo", "password": "x"}, timeout=5)
+    assert wrong.status_code == 401
+    assert wrong.json() == {"code": 401, "message": "Invalid credentials."}
+    missing = requests.post(url, json={"username": "demo"}, timeout=5)
+    assert missing.status_code == 400
+    assert missing.json() == {"code": 400, "message": 'The key "password" must be provided.'}
+
+
+def test_configured_credentials_replace_the_demo_ones(sim, base_url):
+    sim.configure({"username": "shop-7", "password": "s3cret"})
+    url = f"{base_url}/noventiq/v1/login_check"
+    assert (
+        requests.post(
+            url, json={"username": "demo", "password": "demo-secret"}, timeout=5
+        ).status_code
+        == 401
+    )
+    assert _token(base_url, "shop-7", "s3cret")
+
+
+def test_create_refund_answers_bare_200_and_order_shows_sent(sim, base_url):
+    response = _refund(base_url)
+    assert response.status_code == 200
+    assert response.content == b""
+    order = requests.get(f"{base_url}/noventiq/v1/order/700101", headers=_auth(base_url), timeout=5)
+    assert order.status_code == 200
+    body = order.json()
+    assert body["order_id"] == "700101"
+    assert body["order_name"] == "Order 700101"
+    assert body["status"] == "paid"
+    assert body["external_id"] == "SHOP-1"
+    assert body["create_date"] == "2026-11-01T10:00:00+00:00"
+    assert body["pay_date"] == "2026-11-01T10:01:00+00:00"
+    assert body["currency"] == "EUR"
+    assert body["amount"] == "45.00"
+    assert body["customer"] == {"email": "alice@example.com"}
+    assert body["products"][0] == {
+        "id": "L1",
+        "sku": "SKU-1",
+        "name": "Mug",
+        "quantity": 2,
+        "price": "10.00",
+    }
+    assert set(body["refund_request"]) == {"status", "amount", "updated_at"}
+    assert body["refund_request"]["status"] == "sent"
+    assert body["refund_request"]["amount"] == "45.00"  # not "Partial refund of": the whole order
+
+
+def test_status_moves_sent_updating_completed_with_time(sim, base_url):
+    sim.configure({"step_seconds": 60})
+    assert _refund(base_url).status_code == 200
+    url = f"{base_url}/noventiq/v1/order/700101"
+
+    def status():
+        return requests.get(url, headers=_auth(base_url), timeout=5).json()
+
+    assert status()["refund_request"]["status"] == "sent"
+    sim.configure({"clock_offset": 61})
+    assert status()["refund_request"]["status"] == "updating"
+    sim.configure({"clock_offset": 121})
+    body = status()
+    assert body["refund_request"]["status"] == "completed"
+    assert body["status"] == "deleted"
+
+
+def test_advance_control_endpoint_finishes_requests(sim, base_url):
+    _refund(base_url, body={"description": "Partial refund of 10.00 EUR", "email": "m@x.io"})
+    moved = requests.post(f"{base_url}/_control/noventiq/advance", timeout=5).json()
+    assert moved == {"moved": 1}
+    ledger = requests.get(f"{base_url}/_control/noventiq/ledger", timeout=5).json()
+    assert ledger["count"] == 1
+    assert ledger["refunds"][0]["status"] == "completed"
+    assert ledger["refunds"][0]["amount"] == "10.00"
+    assert sim.orders["700101"]["status"] == "paid"
+
+
+def test_refund_description_with_refuse_is_refused(sim, base_url):
+    _refund(base_url, body={"description": "please REFUSE", "email": "m@x.io"})
+    sim.advance()
+    assert sim.ledger(None)["refunds"][0]["status"] == "refused"
+    assert sim.orders["700101"]["status"] == "paid"
+
+
+@pytest.mark.parametrize(
+    ("header", "code", "message"),
+    [
+        (None, 1008, "JWT Token not found"),
+        ("Bearer not-a-token", 1007, "Invalid JWT Token"),
+        ("Token abc.def.ghi", 1007, "Invalid JWT Token"),
+    ],
+)
+def test_missing_and_invalid_tokens_are_401(sim, base_url, header, code, message):
+    headers = {"AuthorizationJWT": header} if header else {}
+    response = requests.get(f"{base_url}/noventiq/v1/order/700101", headers=headers, timeout=5)
+    assert response.status_code == 401
+    assert response.json() == {"errors": [{"error": code, "message": message}]}
+
+
+def test_expired_token_is_1009(sim, base_url):
+    headers = _auth(base_url)
+    sim.configure({"clock_offset": 86401})
+    response = requests.post(
+        f"{base_url}/noventiq/v1/order/700101/refund", json=VALID, headers=headers, timeout=5
+    )
+    assert response.status_code == 401
+    assert _errors(response) == [(1009, "Expired JWT Token")]
+
+
+def test_token_lifetime_is_configurable(sim, base_url):
+    sim.configure({"token_lifetime": 5})
+    headers = _auth(base_url)
+    sim.configure({"clock_offset": 6})
+    response = requests.get(f"{base_url}/noventiq/v1/order/700101", headers=headers, timeout=5)
+    assert response.status_code == 401
+    assert _errors(response) == [(1009, "Expired JWT Token")]
+
+
+def test_a_new_token_does_not_revoke_the_old(sim, base_url):
+    first = _auth(base_url)
+    _auth(base_url)
+    response = requests.get(f"{base_url}/noventiq/v1/order/700101", headers=first, timeout=5)
+    assert response.status_code == 200
+
+
+def test_111_wrong_content_type(sim, base_url):
+    response = _refund(base_url, data=json.dumps(VALID), headers={"Content-Type": "text/plain"})
+    assert response.status_code == 400
+    assert _errors(response) == [(111, "Invalid data format (Content-type).")]
+    assert sim.ledger(None)["count"] == 0
+
+
+def test_110_invalid_json(sim, base_url):
+    response = _refund(base_url, data="{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert _errors(response) == [(110, "JSON is not valid.")]
+    response = _refund(base_url, data="[1, 2]", headers={"Content-Type": "application/json"})
+    assert _errors(response) == [(110, "JSON is not valid.")]
+    assert sim.ledger(None)["count"] == 0
+
+
+def test_15000_account_configuration(sim, base_url):
+    sim.configure({"unconfigured_accounts": ["demo"]})
+    response = _refund(base_url)
+    assert response.status_code == 400
+    assert [c for c, _ in _errors(response)] == [15000]
+    assert sim.ledger(None)["count"] == 0
+
+
+def test_15010_is_cumulative(sim, base_url):
+    body = {"description": "x" * 501, "email": "not-an-email", "amount": 5}
+    response = _refund(base_url, body=body)
+    assert response.status_code == 400
+    assert _errors(response) == [
+        (15010, "Invalid field value: amount"),
+        (15010, "Invalid field value: description"),
+        (15010, "Invalid field value: email"),
+    ]
+    assert sim.ledger(None)["count"] == 0
+
+
+def test_15010_limits_are_inclusive(sim, base_url):
+    email = "a" * 68 + "@example.com"  # exactly 80
+    assert len(email) == 80
+    response = _refund(base_url, body={"description": "é" * 500, "email": email})
+    assert response.status_code == 200
+    assert sim.ledger(None)["count"] == 1
+
+
+def test_15010_email_required_and_description_optional(sim, base_url):
+    assert _errors(_refund(base_url, body={"description": "x"})) == [
+        (15010, "Invalid field value: email")
+    ]
+    assert _errors(_refund(base_url, body={"email": None})) == [
+        (15010, "Invalid field value: email")
+    ]
+    assert _refund(base_url, body={"email": "m@x.io"}).status_code == 200
+
+
+def test_15030_order_not_paid_stops_before_15010(sim, base_url):
+    response = _refund(base_url, "700102", body={})
+    assert response.status_code == 400
+    assert _errors(response) == [
+        (15030, 'Order refund is impossible. Order status is not equal to "paid".')
+    ]
+
+
+def test_15040_order_amount_zero(sim, base_url):
+    response = _refund(base_url, "700103")
+    assert response.status_code == 400
+    assert _errors(response) == [
+        (15040, "Order refund is impossible. Order price amount is equal to zero.")
+    ]
+
+
+def test_15050_open_request_exists_then_allowed_after_completion(sim, base_url):
+    assert _refund(base_url).status_code == 200
+    response = _refund(base_url)
+    assert response.status_code == 400
+    assert _errors(response) == [
+        (15050, "Order refund is impossible. Order refund request already exists.")
+    ]
+    sim.configure({"refuse_orders": ["700101"]})
+    sim.advance()
+    assert _refund(base_url).status_code == 200
+    assert sim.ledger(None)["count"] == 2
+
+
+def test_15060_order_not_found_is_404(sim, base_url):
+    response = _refund(base_url, "424242")
+    assert response.status_code == 404
+    assert _errors(response) == [(15060, "Order refund is impossible. Order not found.")]
+    got = requests.get(f"{base_url}/noventiq/v1/order/424242", headers=_auth(base_url), timeout=5)
+    assert got.status_code == 404
+    assert [c for c, _ in _errors(got)] == [15060]
+
+
+def test_15020_variant_of_not_found(sim, base_url):
+    sim.configure({"not_found_code": 15020})
+    response = _refund(base_url, "424242")
+    assert response.status_code == 404
+    assert response.json() == {"errors": [{"error": 15020, "message": "Order not found."}]}
+
+
+def test_unknown_path_is_404_and_wrong_method_is_405(sim, base_url):
+    assert requests.get(f"{base_url}/noventiq/v1/orders", timeout=5).status_code == 404
+    response = requests.put(
+        f"{base_url}/noventiq/v1/order/700101/refund",
+        json=VALID,
+        headers=_auth(base_url),
+        timeout=5,
+    )
+    assert response.status_code == 405
+    assert requests.get(f"{base_url}/noventiq/v1/login_check", timeout=5).status_code == 405
+
+
+def test_reset_invalidates_tokens(sim, base_url):
+    headers = _auth(base_url)
+    requests.post(f"{base_url}/_control/reset", timeout=5)
+    response = requests.get(f"{base_url}/noventiq/v1/order/700101", headers=headers, timeout=5)
+    assert response.status_code == 401
+    assert _errors(response) == [(1007, "Invalid JWT Token")]
+
+
+def test_load_orders_via_control_endpoint(sim, base_url):
+    orders = [
+        {
+            "external_number": "800001",
+            "status": "fulfilled",
+            "currency": "USD",
+            "customer": {"email": "d@example.com"},
+            "shipping_total": "2.50",
+            "lines": [
+                {
+                    "external_id": "A",
+                    "sku": "S",
+                    "name": "N",
+                    "quantity": 3,
+                    "unit_price": "1.10",
+                    "discount": "0.30",
+                    "tax": "0.00",
+                }
+            ],
+            "payments": [{"external_id": "P", "method": "paypal", "amount": "5.50"}],
+        }
+    ]
+    loaded = requests.post(f"{base_url}/_control/noventiq/orders", json=orders, timeout=5)
+    assert loaded.json() == {"loaded": 1}
+    body = requests.get(
+        f"{base_url}/noventiq/v1/order/800001", headers=_auth(base_url), timeout=5
+    ).json()
+    assert body["status"] == "paid"
+    assert body["amount"] == "5.50"
+    assert body["payment_method"] == "paypal"
+    assert body["refund_request"] is None
