@@ -1,0 +1,1 @@
+"""Shoplazza OpenAPI: adapter, mapping, webhooks and sandbox."""

@@ -1,0 +1,94 @@
+"""Shoplazza webhooks: verify the signature, then parse.
+
+Shoplazza signs each delivery with `X-Shoplazza-Hmac-Sha256`: the base64 HMAC-SHA256 of the raw
+body keyed with the app's secret (marketplaces.md `shoplazza`). Other headers: `X-Shoplazza-Topic`,
+`X-Shoplazza-Shop-Domain`, `X-Shoplazza-Api-Version` and `X-Shoplazza-Deduplication-ID`, which is
+the same on every retry of one delivery (Shoplazza retries for about two days), so it is our
+delivery key.
+
+Refund topic (gap: the refund topic's name and body are not public): `refunds/update`, body the
+refund record as `GET /orders/{order_id}/refund` lists it, plus `order_id`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+
+from integrations.base import WebhookMessage, WebhookRejected, WebhookTopic
+
+from . import mapping
+
+REFUND_TOPICS = frozenset({"refunds/update", "refunds/create"})
+
+
+def sign(secret: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return str(value)
+    return ""
+
+
+def verify(*, secret: str, headers: Mapping[str, str], body: bytes) -> None:
+    if not secret:
+        raise WebhookRejected("No webhook secret is configured for this Shoplazza account")
+    given = _header(headers, "X-Shoplazza-Hmac-Sha256").strip()
+    if not given:
+        raise WebhookRejected("The X-Shoplazza-Hmac-Sha256 signature is missing")
+    if not hmac.compare_digest(given.encode(), sign(secret, body).encode()):
+        raise WebhookRejected("The X-Shoplazza-Hmac-Sha256 signature does not match")
+
+
+def _when(value) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def parse_refund_webhook(*, secret: str, headers: Mapping[str, str], body: bytes) -> WebhookMessage:
+    verify(secret=secret, headers=headers, body=body)
+    delivery_key = _header(headers, "X-Shoplazza-Deduplication-ID").strip()
+    if not delivery_key:
+        raise WebhookRejected("The X-Shoplazza-Deduplication-ID header is missing", status=400)
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise WebhookRejected("The webhook body is not JSON", status=400) from None
+    if not isinstance(payload, dict):
+        raise WebhookRejected("The webhook body is not a JSON object", status=400)
+    topic = _header(headers, "X-Shoplazza-Topic").strip()
+    if topic not in REFUND_TOPICS:
+        return WebhookMessage(
+            delivery_key=delivery_key,
+            topic=WebhookTopic.IGNORED,
+            message=f"Shoplazza topic {topic or '(none)'}",
+            payload=payload,
+        )
+    refund_status = str(payload.get("refund_status") or "")
+    status = mapping.our_status(refund_status)
+    key = mapping.key_from_note(payload.get("note"))
+    return WebhookMessage(
+        delivery_key=delivery_key,
+        topic=WebhookTopic.REFUND_RESULT if key else WebhookTopic.REFUND_STATUS,
+        order_external_number=str(payload.get("order_id") or ""),
+        external_id=str(payload.get("id") or ""),
+        idempotency_key=key,
+        status=status,
+        message=f"Shoplazza refund record is {refund_status or 'unknown'}",
+        occurred_at=_when(payload.get("updated_at")),
+        payload=payload,
+    )
