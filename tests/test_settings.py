@@ -1,0 +1,84 @@
+"""Settings: production passes `check --deploy`; the SQLite default is safe to share."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from config.settings.base import database_from_url, env_bool, env_list
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _check_deploy(**env):
+    environ = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS"}}
+    environ.update(env)
+    environ["DJANGO_SETTINGS_MODULE"] = "config.settings.production"
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_passes_check_deploy_with_no_warnings():
+    result = _check_deploy(
+        SECRET_KEY=secrets.token_urlsafe(60), ALLOWED_HOSTS="refunds.example.com"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+def test_production_warns_about_a_weak_secret_key():
+    result = _check_deploy(SECRET_KEY="short", ALLOWED_HOSTS="refunds.example.com")
+    assert result.returncode == 1
+    assert "security.W009" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _check_deploy(SECRET_KEY="", ALLOWED_HOSTS="refunds.example.com")
+    assert result.returncode == 1
+    assert "RuntimeError: SECRET_KEY must be set in production" in result.stderr
+
+
+def test_production_warns_without_allowed_hosts():
+    result = _check_deploy(SECRET_KEY=secrets.token_urlsafe(60))
+    assert result.returncode == 1
+    assert "security.W020" in result.stderr
+
+
+def test_sqlite_default_uses_wal_immediate_transactions_and_a_busy_timeout():
+    config = database_from_url("sqlite:////tmp/refund-desk.sqlite3")
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["NAME"] == "/tmp/refund-desk.sqlite3"
+    assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert config["OPTIONS"]["timeout"] == 30
+    assert "PRAGMA journal_mode=WAL;" in config["OPTIONS"]["init_command"]
+    assert "PRAGMA busy_timeout=30000;" in config["OPTIONS"]["init_command"]
+
+
+def test_postgres_url_is_parsed_without_sqlite_options():
+    config = database_from_url("postgres://rd:pw@db.internal:5433/refunds")
+    assert (config["ENGINE"], config["HOST"], config["PORT"], config["NAME"]) == (
+        "django.db.backends.postgresql",
+        "db.internal",
+        5433,
+        "refunds",
+    )
+    assert config["USER"] == "rd"
+    assert "OPTIONS" not in config or "transaction_mode" not in config["OPTIONS"]
+
+
+def test_env_helpers(monkeypatch):
+    monkeypatch.setenv("RD_FLAG", " Yes ")
+    monkeypatch.setenv("RD_LIST", "a.example.com, b.example.com,,")
+    assert env_bool("RD_FLAG") is True
+    assert env_bool("RD_MISSING", True) is True
+    monkeypatch.setenv("RD_FLAG", "0")
+    assert env_bool("RD_FLAG", True) is False
+    assert env_list("RD_LIST") == ["a.example.com", "b.example.com"]
