@@ -88,7 +88,9 @@ def parse_refund_create_result(data: dict) -> WebhookMessage:
     refund_number = _text(data, "refund_number")
     status = data.get("status")
     if status not in STATUS_MAP:
-        raise WebhookRejected("The HepsiGlobal webhook status is not success or failed.", 400)
+        raise WebhookRejected(
+            "The HepsiGlobal webhook status is not success or failed.", status=400
+        )
     errors = data.get("errors") or []
     if not isinstance(errors, list):
         raise WebhookRejected("The HepsiGlobal webhook errors are not a list.", status=400)
@@ -111,7 +113,7 @@ def parse_order_cancel(data: dict) -> WebhookMessage:
     cancel_id = _text(data, "cancel_id")
     quantity = data.get("cancel_quantity")
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
-        raise WebhookRejected("The HepsiGlobal webhook cancel_quantity is not a count.", 400)
+        raise WebhookRejected("The HepsiGlobal webhook cancel_quantity is not a count.", status=400)
     reason = str(data.get("reason") or "")
     return WebhookMessage(
         delivery_key=f"order-cancel:{cancel_id}",
@@ -133,7 +135,9 @@ def parse(
     if name not in ENDPOINTS:
         raise WebhookRejected(f"No HepsiGlobal webhook is called {name!r}.", status=404)
     if method.upper() not in ENDPOINTS[name]:
-        raise WebhookRejected(f"HepsiGlobal's {name} webhook is not sent with {method}.", 405)
+        raise WebhookRejected(
+            f"HepsiGlobal's {name} webhook is not sent with {method}.", status=405
+        )
     verify(secret=secret, headers=headers, body=body)
     data = _object(body)
     if name == REFUND_CREATE_RESULT:
