@@ -287,3 +287,15 @@ def test_every_request_carries_the_jwt_header_and_json(adapter, sim, base_url):
     assert post["headers"]["content-type"] == "application/json"
     assert post["headers"]["authorizationjwt"].startswith("Bearer ")
     assert set(requests.models.complexjson.loads(post["body"])) == {"description", "email"}
+
+
+def test_token_refused_again_after_renewal_is_failed_for_now_1009(adapter, sim):
+    sim.configure({"token_lifetime": -1})  # every token is born expired
+    result = adapter.create_refund(make_refund())
+    assert isinstance(result, FailedForNow)
+    assert result.code == "1009"
+    assert result.message == (
+        "The Noventiq access token expired; Refund Desk will log in again and retry."
+    )
+    assert _logins(sim) == 2  # the first login, then one renewal: never a loop
+    assert sim.ledger(None)["count"] == 0
