@@ -1,3 +1,21 @@
-from django.urls import path  # noqa: F401
+"""The staff back office, mounted at /staff/ under the "staff" namespace."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import staff
+
+urlpatterns = [
+    path("", staff.RefundQueueView.as_view(), name="index"),
+    path("refunds/", staff.RefundQueueView.as_view(), name="refund-queue"),
+    path("refunds/export.csv", staff.RefundExportView.as_view(), name="refund-export"),
+    path("refunds/bulk/", staff.RefundBulkActionView.as_view(), name="refund-bulk"),
+    path("refunds/<int:pk>/", staff.RefundDetailView.as_view(), name="refund-detail"),
+    path("refunds/<int:pk>/<slug:action>/", staff.RefundActionView.as_view(), name="refund-action"),
+    path("orders/<int:pk>/refund/", staff.NewRefundView.as_view(), name="refund-new"),
+    path(
+        "orders/<int:pk>/refund/preview/",
+        staff.RefundPreviewView.as_view(),
+        name="refund-preview",
+    ),
+    path("dashboard/", staff.DashboardView.as_view(), name="dashboard"),
+]

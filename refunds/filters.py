@@ -1,0 +1,127 @@
+"""django-filter FilterSets for the staff refund queue (HTML list and its CSV export)."""
+
+from __future__ import annotations
+
+import django_filters
+import django_filters.constants
+from django import forms
+from django.db.models import Q
+
+from integrations.registry import adapter_choices
+from orders.models import MarketplaceAccount
+
+from .models import ReasonCode, Refund, StatusChoices
+
+SORTS = (
+    ("created_at", "created"),
+    ("total", "total"),
+    ("status", "status"),
+    ("order__external_number", "order"),
+    ("updated_at", "updated"),
+)
+
+
+def _search(queryset, name, value):
+    """Order number, customer e-mail, refund id (42 or RD-42) and tracking id."""
+    value = (value or "").strip()
+    if not value:
+        return queryset
+    query = (
+        Q(order__external_number__iexact=value)
+        | Q(order__customer__email__iexact=value)
+        | Q(return_tracking_id__iexact=value)
+        | Q(external_id__iexact=value)
+    )
+    number = value.upper().removeprefix("RD-").removeprefix("#")
+    if number.isdigit() and len(number) < 18:
+        query |= Q(pk=int(number))
+    if len(value) >= 3:
+        query |= Q(order__external_number__icontains=value) | Q(
+            order__customer__email__icontains=value
+        )
+    return queryset.filter(query)
+
+
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """Sorting that always ends on the id, so pages never repeat or skip a refund."""
+
+    def filter(self, qs, value):
+        if value in django_filters.constants.EMPTY_VALUES:
+            return qs
+        ordering = [self.get_ordering_value(param) for param in value]
+        return qs.order_by(*ordering, "-id")
+
+
+class RefundQueueFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method=_search,
+        label="Search",
+        widget=forms.TextInput(
+            attrs={"placeholder": "Order, e-mail, RD-id or tracking id", "type": "search"}
+        ),
+    )
+    status = django_filters.MultipleChoiceFilter(
+        choices=StatusChoices.choices, widget=forms.SelectMultiple(attrs={"size": 3})
+    )
+    marketplace = django_filters.ChoiceFilter(
+        field_name="order__account__adapter_key", choices=adapter_choices, label="Marketplace"
+    )
+    account = django_filters.ModelChoiceFilter(
+        field_name="order__account", queryset=MarketplaceAccount.objects.all(), label="Account"
+    )
+    reason = django_filters.ChoiceFilter(
+        field_name="reason_code", choices=ReasonCode.choices, label="Reason"
+    )
+    total_min = django_filters.NumberFilter(
+        field_name="total",
+        lookup_expr="gte",
+        label="Amount from",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0"}),
+    )
+    total_max = django_filters.NumberFilter(
+        field_name="total",
+        lookup_expr="lte",
+        label="Amount to",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0"}),
+    )
+    created_after = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__gte",
+        label="Created from",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    created_before = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__lte",
+        label="Created to",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    mine = django_filters.BooleanFilter(
+        method="filter_mine", label="Requested by me", widget=forms.CheckboxInput
+    )
+    attention = django_filters.BooleanFilter(
+        field_name="needs_attention",
+        label="Needs attention",
+        widget=forms.CheckboxInput,
+        method="filter_true",
+    )
+    drift = django_filters.BooleanFilter(
+        field_name="has_drift", label="Drift", widget=forms.CheckboxInput, method="filter_true"
+    )
+    sort = StableOrderingFilter(fields=SORTS, label="Sort by")
+
+    class Meta:
+        model = Refund
+        fields: list[str] = []
+
+    def filter_mine(self, queryset, name, value):
+        user = getattr(self.request, "user", None)
+        if value and user is not None and user.is_authenticated:
+            return queryset.filter(requested_by=user)
+        return queryset
+
+    def filter_true(self, queryset, name, value):
+        # An unticked checkbox means "any", not "only those without".
+        if value:
+            return queryset.filter(**{name: True})
+        return queryset
