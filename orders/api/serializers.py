@@ -135,9 +135,13 @@ class OrderCreateIn(serializers.Serializer):
             "grand_total": None if d["grandTotal"] is None else str(d["grandTotal"]),
             "lines": [
                 {
-                    "external_id": x["externalId"], "sku": x["sku"], "name": x["name"],
-                    "quantity": x["quantity"], "unit_price": str(x["unitPrice"]),
-                    "discount": str(x["discount"]), "tax": str(x["tax"]),
+                    "external_id": x["externalId"],
+                    "sku": x["sku"],
+                    "name": x["name"],
+                    "quantity": x["quantity"],
+                    "unit_price": str(x["unitPrice"]),
+                    "discount": str(x["discount"]),
+                    "tax": str(x["tax"]),
                     "fulfilled_quantity": x["fulfilledQuantity"],
                     "cancelled_quantity": x["cancelledQuantity"],
                 }

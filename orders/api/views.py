@@ -86,5 +86,5 @@ class OrderDetailView(ApiView):
         summary="One order with its lines, payments and what is still refundable",
         responses={200: OrderEnvelope, **error_responses(401, 403, 404, 429)},
     )
-    def get(self, request, id: int):  # noqa: A002
+    def get(self, request, id: int):
         return Response(order_detail_data(get_object_or_404(self.get_queryset(), pk=id)))

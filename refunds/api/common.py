@@ -96,7 +96,9 @@ def api_exception_handler(exc, context):
             message = _first_message(detail)
             fields = _fields(detail)
     else:
-        code = exc.default_code if not hasattr(detail, "code") else (detail.code or exc.default_code)
+        code = (
+            exc.default_code if not hasattr(detail, "code") else (detail.code or exc.default_code)
+        )
         message = str(detail)
         fields = {}
     error = {"code": str(code), "message": message}
@@ -182,12 +184,17 @@ class PageSizePagination(BasePagination):
     def get_schema_operation_parameters(self, view):
         return [
             {
-                "name": "page", "in": "query", "required": False,
+                "name": "page",
+                "in": "query",
+                "required": False,
                 "description": "Page index, from 0",
                 "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0},
             },
             {
-                "name": "size", "in": "query", "required": False, "description": "Page size",
+                "name": "size",
+                "in": "query",
+                "required": False,
+                "description": "Page size",
                 "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
             },
         ]

@@ -74,7 +74,9 @@ class RefundCreateIn(serializers.Serializer):
         required=False, allow_blank=True, max_length=2000, default=""
     )
     amount = serializers.DecimalField(
-        max_digits=14, decimal_places=3, required=False,
+        max_digits=14,
+        decimal_places=3,
+        required=False,
         help_text="Refund amount as a decimal string. Required without `lines`; with `lines` it "
         "must equal the amount the lines come to.",
     )
@@ -104,7 +106,9 @@ class RefundPatchIn(serializers.Serializer):
     responseReason = serializers.CharField(required=False, max_length=2000, help_text="DENY")
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
     received = ReceivedIn(
-        many=True, required=False, max_length=200,
+        many=True,
+        required=False,
+        max_length=200,
         help_text="RECEIVE: units back per refund line; omitted, everything came back.",
     )
 
@@ -118,4 +122,3 @@ class RefundPatchIn(serializers.Serializer):
         if missing:
             raise serializers.ValidationError(missing)
         return attrs
-

@@ -4,8 +4,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
-from . import views
-from . import common  # noqa: F401 - registers the "rdid" path converter
+from . import (
+    common,  # noqa: F401 - registers the "rdid" path converter
+    views,
+)
 
 app_name = "api"
 

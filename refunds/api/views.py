@@ -85,8 +85,10 @@ class RefundListView(ApiView):
         order = orders_for(request.user).filter(pk=data["orderId"]).first()
         if order is None:
             raise NotFound("No order with that id.")
-        lines = [LineChoice(order_line_id=x["lineId"], quantity=x["quantity"]) for x in
-                 data.get("lines", [])]
+        lines = [
+            LineChoice(order_line_id=x["lineId"], quantity=x["quantity"])
+            for x in data.get("lines", [])
+        ]
         amount = data.get("amount")
         if lines and amount is not None:
             # The lines decide the amount; a different amount is a mistake, not a choice.
@@ -122,7 +124,7 @@ class RefundDetailView(ApiView):
         summary="One refund",
         responses={200: RefundEnvelope, **error_responses(401, 403, 404, 429)},
     )
-    def get(self, request, id: int):  # noqa: A002
+    def get(self, request, id: int):
         return Response({"data": RefundOut(self._refund(id)).data})
 
     @extend_schema(
@@ -131,7 +133,7 @@ class RefundDetailView(ApiView):
         request=RefundPatchIn,
         responses={200: RefundEnvelope, **error_responses(400, 401, 403, 404, 409, 429)},
     )
-    def patch(self, request, id: int):  # noqa: A002
+    def patch(self, request, id: int):
         refund = self._refund(id)
         data_in = RefundPatchIn(data=request.data)
         data_in.is_valid(raise_exception=True)
@@ -141,14 +143,18 @@ class RefundDetailView(ApiView):
             raise PermissionDenied(f"Only staff can {action.lower()} a refund.")
         if action == "SHIP_INIT":
             services.refund_ship(
-                actor=user, refund=refund, tracking_id=data["trackingId"],
-                carrier=data["carrierName"], via="api",
+                actor=user,
+                refund=refund,
+                tracking_id=data["trackingId"],
+                carrier=data["carrierName"],
+                via="api",
             )
         elif action == "APPROVE":
             services.refund_approve(actor=user, refund=refund, note=data["note"])
         elif action == "DENY":
-            services.refund_deny(actor=user, refund=refund, reason=data["responseReason"],
-                                 via="api")
+            services.refund_deny(
+                actor=user, refund=refund, reason=data["responseReason"], via="api"
+            )
         elif action == "RECEIVE":
             if "received" in data:
                 received = {
@@ -156,7 +162,9 @@ class RefundDetailView(ApiView):
                     for x in data["received"]
                 }
             else:
-                received = {line.pk: services.Received(line.quantity) for line in refund.lines.all()}
+                received = {
+                    line.pk: services.Received(line.quantity) for line in refund.lines.all()
+                }
             services.refund_receive(actor=user, refund=refund, received=received, note=data["note"])
         else:
             services.refund_retry(actor=user, refund=refund, note=data["note"])
@@ -168,7 +176,7 @@ class RefundDetailView(ApiView):
         request=None,
         responses={200: RefundEnvelope, **error_responses(401, 403, 404, 409, 429)},
     )
-    def delete(self, request, id: int):  # noqa: A002
+    def delete(self, request, id: int):
         refund = self._refund(id)
         services.refund_cancel(actor=request.user, refund=refund, via="api")
         return Response(_refund_data(refund.pk, request.user))

@@ -45,8 +45,9 @@ class LockoutAuthenticationForm(AuthenticationForm):
     a success clears the account's count."""
 
     username = forms.EmailField(
-        label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autofocus": True,
-                                                                       "autocomplete": "email"})
+        label="E-mail",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
     error_messages = {
         **AuthenticationForm.error_messages,
@@ -59,7 +60,10 @@ class LockoutAuthenticationForm(AuthenticationForm):
         username = self.cleaned_data.get("username") or ""
         keys = [
             (_key("account", username), settings.LOGIN_LOCKOUT_ATTEMPTS),
-            (_key("address", client_address(self.request)), settings.LOGIN_LOCKOUT_ADDRESS_ATTEMPTS),
+            (
+                _key("address", client_address(self.request)),
+                settings.LOGIN_LOCKOUT_ADDRESS_ATTEMPTS,
+            ),
         ]
         if any(cache.get(key, 0) >= limit for key, limit in keys):
             raise forms.ValidationError(
@@ -95,16 +99,20 @@ KEEP, SEND_BACK = "keep", "send_back"
 
 
 class RefundRequestForm(forms.Form):
-    reason_code = forms.ChoiceField(label="Reason", choices=[("", "Choose a reason"),
-                                                             *ReasonCode.choices])
+    reason_code = forms.ChoiceField(
+        label="Reason", choices=[("", "Choose a reason"), *ReasonCode.choices]
+    )
     customer_explanation = forms.CharField(
-        label="Tell us what happened", required=False, max_length=2000,
+        label="Tell us what happened",
+        required=False,
+        max_length=2000,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
     goods = forms.ChoiceField(
         label="The goods",
         choices=[(SEND_BACK, "I will send them back"), (KEEP, "I keep them")],
-        widget=forms.RadioSelect, initial=SEND_BACK,
+        widget=forms.RadioSelect,
+        initial=SEND_BACK,
     )
 
     def __init__(self, *args, refundable, **kwargs):
@@ -113,8 +121,11 @@ class RefundRequestForm(forms.Form):
         for info in refundable.lines.values():
             name = f"line_{info.line.pk}"
             self.fields[name] = forms.IntegerField(
-                label=f"{info.line.name} ({info.line.sku})", min_value=0, max_value=info.units,
-                initial=0, required=False,
+                label=f"{info.line.name} ({info.line.sku})",
+                min_value=0,
+                max_value=info.units,
+                initial=0,
+                required=False,
                 help_text=f"Up to {info.units} of {info.line.quantity}",
                 widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
             )
@@ -183,7 +194,8 @@ class OrderDetailView(LoginRequiredMixin, TemplateView):
         return super().get_context_data(
             order=order,
             refundable=room,
-            can_request=order.status in ("paid", "fulfilled") and room.total > 0
+            can_request=order.status in ("paid", "fulfilled")
+            and room.total > 0
             and any(info.units for info in room.lines.values()),
             refunds=refunds_for_customer(user).filter(order=order),
             **kwargs,
@@ -276,8 +288,11 @@ class RefundShipView(LoginRequiredMixin, View):
         if form.is_valid():
             try:
                 services.refund_ship(
-                    actor=request.user, refund=refund, tracking_id=form.cleaned_data["tracking_id"],
-                    carrier=form.cleaned_data["carrier"], via="portal",
+                    actor=request.user,
+                    refund=refund,
+                    tracking_id=form.cleaned_data["tracking_id"],
+                    carrier=form.cleaned_data["carrier"],
+                    via="portal",
                 )
             except RefundError as exc:
                 _add_refund_error(form, exc)
