@@ -14,7 +14,6 @@ from integrations.base import (
     OutboundKind,
     Rejected,
     ResultDelivery,
-    WebhookRejected,
 )
 from integrations.http import MarketplaceSession
 from integrations.llzw.client import LlzwAdapter
@@ -565,16 +564,3 @@ def test_unknown_external_id_is_entity_not_found(adapter):
     assert isinstance(result, Rejected)
     assert result.code == "API.ENTITY_NOT_FOUND"
     assert result.message.endswith("LLZW says: Refund 999 not found")
-
-
-# --- webhooks ----------------------------------------------------------------------------------
-
-
-def test_llzw_sends_no_webhooks(adapter):
-    with pytest.raises(WebhookRejected) as caught:
-        adapter.parse_webhook(name="refund", method="POST", headers={}, body=b"{}")
-
-    assert caught.value.status == 404
-    assert caught.value.message == (
-        "LLZW sends no webhooks (got POST 'refund'); its refunds are polled."
-    )
