@@ -30,7 +30,7 @@ ITEM_TYPE_WORDS = {
 
 # Shoplazza has no idempotency header: our key rides at the end of the refund note, and before
 # creating we look for a refund record already carrying it.
-KEY_MARKER = re.compile(r"\[RD-(?P<key>[A-Za-z0-9_.:-]+)\]\s*$")
+KEY_MARKER = re.compile(r"\[RD-(?P<key>[^\[\]]+)\]\s*$")
 NOTE_MAX_LENGTH = 255  # gap: the seed gives no limit; we stay short to be safe
 
 
@@ -109,7 +109,6 @@ def refund_payload(refund: RefundData, api_version: str = DEFAULT_API_VERSION) -
         "refund_product_total": money(refund.lines_amount),
         "refund_shipping_total": money(refund.shipping_amount),
         "refund_additional_total": money(refund.additional_amount),
-        "refund_tip": money(Decimal("0")),
         "note": refund_note(refund),
     }
     items = refund_line_items(refund, api_version)

@@ -65,7 +65,7 @@ REFUND_FIELDS = frozenset(
 LINE_FIELDS = frozenset({"line_item_id", "quantity", "refund_item_type", "return_inventory"})
 PAYMENT_FIELDS = frozenset({"payment_line_id", "refund_price"})
 ADDITIONAL_FIELDS = frozenset({"name", "price"})
-KEY_MARKER = re.compile(r"\[RD-(?P<key>[A-Za-z0-9_.:-]+)\]\s*$")
+KEY_MARKER = re.compile(r"\[RD-(?P<key>[^\[\]]+)\]\s*$")
 DEFAULTS = {
     "client_id": "demo",
     "client_secret": "demo-secret",

@@ -57,7 +57,6 @@ def test_create_refund_happy_path_sends_the_documented_payload(sim, api, base_ur
             "refund_product_total": "40.00",
             "refund_shipping_total": "5.00",
             "refund_additional_total": "0.00",
-            "refund_tip": "0",
             "note": "damaged Both mugs arrived cracked [RD-rd-1-create]",
             "refund_line_items": [
                 {
@@ -475,3 +474,21 @@ def test_hang_until_read_timeout_is_failed_for_now(sim, api, base_url):
     assert result.code == "timeout"
     assert result.message == "Shoplazza did not answer in time"
     assert ledger(base_url) == 0
+
+
+def test_additional_charges_and_an_outbox_style_key(sim, api, base_url):
+    data = refund(
+        "RD12-create-refund-1",
+        lines_amount=Decimal("38.00"),
+        additional_amount=Decimal("2.00"),
+    )
+
+    first = make_adapter(api).create_refund(data)
+    again = make_adapter(api).create_refund(data)
+
+    assert isinstance(first, Accepted)
+    assert again.external_id == first.external_id
+    sent = body_of(sandbox_requests(base_url, method="POST", path="/refund")[0])["refund"]
+    assert sent["refund_additional_total"] == "2.00"
+    assert sent["refund_additional_prices"] == [{"name": "Additional charges", "price": "2.00"}]
+    assert ledger(base_url, "RD12-create-refund-1") == 1
