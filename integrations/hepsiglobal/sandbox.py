@@ -118,7 +118,8 @@ class HepsiGlobalSandbox(Simulator):
     def reset(self) -> None:
         with self.lock:
             self.orders: dict[str, dict] = {}
-            self.refunds: dict[str, dict] = {}  # refund_number -> refund
+            # Every refund record, in creation order (a list, so the ledger would see a duplicate).
+            self.refunds: list[dict] = []
             self.tokens: dict[str, float] = {}  # access token -> expiry (monotonic)
             self._cancel_ids = itertools.count(1078354)
 
@@ -427,7 +428,9 @@ class HepsiGlobalSandbox(Simulator):
                 400, "invalid_reason", f"reason must be one of {', '.join(sorted(REASONS))}"
             )
         with self.lock:
-            existing = self.refunds.get(body["refund_number"])
+            existing = next(
+                (r for r in self.refunds if r["refund_number"] == body["refund_number"]), None
+            )
             if existing is not None:
                 if existing["request"] == body:
                     return SandboxResponse.json({"request_id": existing["request_id"]})
@@ -463,7 +466,7 @@ class HepsiGlobalSandbox(Simulator):
                 "request": body,
                 "created_at": dt.datetime.now(dt.UTC).isoformat(),
             }
-            self.refunds[body["refund_number"]] = refund
+            self.refunds.append(refund)
             self._process(refund)
         return SandboxResponse.json({"request_id": refund["request_id"]})
 
@@ -583,7 +586,7 @@ class HepsiGlobalSandbox(Simulator):
     # --- ledger / advance --------------------------------------------------------------------
     def ledger(self, key: str | None) -> dict:
         with self.lock:
-            refunds = [r for r in self.refunds.values() if key is None or r["refund_number"] == key]
+            refunds = [r for r in self.refunds if key is None or r["refund_number"] == key]
             return {
                 "count": len(refunds),
                 "refunds": [
