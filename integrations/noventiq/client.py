@@ -114,7 +114,7 @@ class NoventiqAdapter(MarketplaceAdapter):
         ),
         rate_limit_per_second=None,
     )
-    webhook_endpoints = {"events": ("POST",)}
+    webhook_endpoints = {"": ("POST",)}  # POST /noventiq/webhooks
 
     def __init__(self, account, session=None):
         super().__init__(account, session)

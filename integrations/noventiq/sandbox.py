@@ -270,7 +270,7 @@ class NoventiqSandbox(Simulator):
                 "product": dict(product),
             }
             self.send_webhook(
-                url=self.callback_url("/noventiq/webhooks/events"),
+                url=self.callback_url("/noventiq/webhooks"),
                 headers={
                     "Content-Type": "application/json",
                     SIGNATURE_HEADER: sign(payload, secret),

@@ -27,7 +27,7 @@ def test_registry_resolves_the_adapter():
     assert caps.cancel_after_creation is False
     assert caps.multiple_payments is False
     assert caps.partial_refund_by_line is True
-    assert NoventiqAdapter.webhook_endpoints == {"events": ("POST",)}
+    assert NoventiqAdapter.webhook_endpoints == {"": ("POST",)}
 
 
 def test_happy_path_partial_refund_sent_then_completed(adapter, sim):

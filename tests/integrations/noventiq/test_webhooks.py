@@ -34,7 +34,7 @@ def delivered(adapter, sim, base_url):
 
 
 def test_sandbox_sends_signed_product_returned_per_product(delivered, base_url):
-    assert [hook["url"] for hook in delivered] == [f"{base_url}/_sink/noventiq/webhooks/events"] * 2
+    assert [hook["url"] for hook in delivered] == [f"{base_url}/_sink/noventiq/webhooks"] * 2
     first = json.loads(delivered[0]["body"])
     assert first["event"] == "product.returned"
     assert first["order_id"] == "700101"
@@ -56,7 +56,7 @@ def test_sandbox_sends_signed_product_returned_per_product(delivered, base_url):
 def test_adapter_accepts_the_sandbox_signed_body(adapter, delivered):
     hook = delivered[0]
     message = adapter.parse_webhook(
-        name="events", method="POST", headers=hook["headers"], body=hook["body"].encode()
+        name="", method="POST", headers=hook["headers"], body=hook["body"].encode()
     )
     assert message.topic == WebhookTopic.REFUND_RESULT
     assert message.status == "ISSUED"
@@ -65,10 +65,10 @@ def test_adapter_accepts_the_sandbox_signed_body(adapter, delivered):
     assert message.quantity == 2
     assert message.delivery_key.startswith("noventiq:")
     again = adapter.parse_webhook(
-        name="events", method="POST", headers=hook["headers"], body=hook["body"].encode()
+        name="", method="POST", headers=hook["headers"], body=hook["body"].encode()
     )
     other = adapter.parse_webhook(
-        name="events",
+        name="",
         method="POST",
         headers=delivered[1]["headers"],
         body=delivered[1]["body"].encode(),
@@ -89,7 +89,7 @@ def test_wrong_signature_is_rejected(adapter, delivered):
     headers = {**hook["headers"], "signature": "0" * 128}
     with pytest.raises(WebhookRejected) as exc:
         adapter.parse_webhook(
-            name="events", method="POST", headers=headers, body=hook["body"].encode()
+            name="", method="POST", headers=headers, body=hook["body"].encode()
         )
     assert exc.value.status == 401
     assert exc.value.message == "Wrong Noventiq signature"
@@ -101,7 +101,7 @@ def test_tampered_body_is_rejected(adapter, delivered):
     payload["order_id"] = "700999"
     with pytest.raises(WebhookRejected) as exc:
         adapter.parse_webhook(
-            name="events", method="POST", headers=hook["headers"], body=json.dumps(payload).encode()
+            name="", method="POST", headers=hook["headers"], body=json.dumps(payload).encode()
         )
     assert exc.value.message == "Wrong Noventiq signature"
 
@@ -110,7 +110,7 @@ def test_missing_signature_is_rejected(adapter, delivered):
     headers = {k: v for k, v in delivered[0]["headers"].items() if k.lower() != "signature"}
     with pytest.raises(WebhookRejected) as exc:
         adapter.parse_webhook(
-            name="events", method="POST", headers=headers, body=delivered[0]["body"].encode()
+            name="", method="POST", headers=headers, body=delivered[0]["body"].encode()
         )
     assert exc.value.message == "Missing Noventiq signature header"
 
@@ -119,7 +119,7 @@ def test_no_secret_configured_refuses(sim, base_url, delivered):
     adapter = NoventiqAdapter(make_account(base_url, webhook_secret=""))
     with pytest.raises(WebhookRejected) as exc:
         adapter.parse_webhook(
-            name="events",
+            name="",
             method="POST",
             headers=delivered[0]["headers"],
             body=delivered[0]["body"].encode(),
@@ -131,7 +131,7 @@ def test_another_secret_rejects(sim, base_url, delivered):
     adapter = NoventiqAdapter(make_account(base_url, webhook_secret="other"))
     with pytest.raises(WebhookRejected):
         adapter.parse_webhook(
-            name="events",
+            name="",
             method="POST",
             headers=delivered[0]["headers"],
             body=delivered[0]["body"].encode(),
@@ -143,11 +143,11 @@ def test_unknown_name_method_and_non_json_are_rejected(adapter):
         adapter.parse_webhook(name="orders", method="POST", headers={}, body=b"{}")
     assert exc.value.status == 404
     with pytest.raises(WebhookRejected) as exc:
-        adapter.parse_webhook(name="events", method="GET", headers={}, body=b"{}")
+        adapter.parse_webhook(name="", method="GET", headers={}, body=b"{}")
     assert exc.value.status == 405
     with pytest.raises(WebhookRejected) as exc:
         adapter.parse_webhook(
-            name="events", method="POST", headers={"signature": "ab"}, body=b"not json"
+            name="", method="POST", headers={"signature": "ab"}, body=b"not json"
         )
     assert exc.value.status == 400
 
@@ -165,7 +165,7 @@ def test_other_events_are_verified_and_ignored(adapter):
     }
     body = json.dumps(payload).encode()
     message = adapter.parse_webhook(
-        name="events",
+        name="",
         method="POST",
         headers={"Signature": sign(payload, "demo-webhook-secret")},
         body=body,
