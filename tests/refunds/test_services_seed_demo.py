@@ -1,0 +1,90 @@
+"""`manage.py seed_demo`: every status for every marketplace, the demo users, idempotent, and
+the orders loaded into the sandbox when it answers."""
+
+from io import StringIO
+
+import pytest
+import requests
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from integrations.models import OutboundAction
+from integrations.sandbox.server import serve_in_thread
+from orders.models import MarketplaceAccount, Order
+from refunds.models import Refund, RefundEvent
+from refunds.states import RefundStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def _seed(settings, sandbox_url):
+    settings.SANDBOX_URL = sandbox_url
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def _counts():
+    return (
+        MarketplaceAccount.objects.count(),
+        Order.objects.count(),
+        Refund.objects.count(),
+        RefundEvent.objects.count(),
+        OutboundAction.objects.count(),
+    )
+
+
+def test_seed_demo_without_sandbox_is_complete_and_idempotent(settings):
+    out = _seed(settings, "http://127.0.0.1:9")
+    assert "The sandbox at http://127.0.0.1:9 is not reachable" in out
+    assert "200 orders (200 new)" in out
+    first = _counts()
+    assert first[:2] == (4, 200)
+
+    for key in ("hepsiglobal", "noventiq", "llzw", "shoplazza"):
+        account = MarketplaceAccount.objects.get(adapter_key=key)
+        assert account.base_url == f"http://127.0.0.1:9/{key}"
+        assert account.webhook_secret == "demo-webhook-secret"
+        refunds = Refund.objects.filter(order__account=account)
+        statuses = {(r.status, r.refund_only) for r in refunds}
+        for status in RefundStatus:
+            assert (status, True) in statuses or status == RefundStatus.WAITING
+            assert (status, False) in statuses
+        assert refunds.filter(needs_attention=True, status="PROCESSING").count() == 1
+        # Every refund was made through the services: its request event exists.
+        assert all(r.events.filter(action="request").exists() for r in refunds)
+    assert MarketplaceAccount.objects.get(adapter_key="shoplazza").rate_limit_per_second == 2
+
+    for username, group, is_staff in [
+        ("agent@example.com", "Refund agent", True),
+        ("manager@example.com", "Refund manager", True),
+        ("alice@example.com", "Customer", False),
+        ("bob@example.com", "Customer", False),
+    ]:
+        user = authenticate(username=username, password="refund-desk-demo")
+        assert user is not None
+        assert user.is_staff is is_staff
+        assert list(user.groups.values_list("name", flat=True)) == [group]
+    for customer in ("alice@example.com", "bob@example.com"):
+        mine = Refund.objects.filter(order__customer__user__username=customer)
+        assert Order.objects.filter(customer__user__username=customer).count() >= 8
+        assert mine.values("status").distinct().count() >= 4
+
+    out = _seed(settings, "http://127.0.0.1:9")
+    assert "200 orders (0 new)" in out
+    assert "(0 new)." in out
+    assert _counts() == first
+
+
+def test_seed_demo_loads_the_orders_into_the_sandbox(settings):
+    server, hub, url = serve_in_thread()
+    try:
+        out = _seed(settings, url)
+        for key in ("hepsiglobal", "noventiq", "llzw", "shoplazza"):
+            assert f"Sandbox {key}: 50 orders loaded." in out
+        assert requests.get(f"{url}/_control/health", timeout=5).json()["ok"] is True
+        assert hub.simulators["llzw"].config["webhook_secret"] == "demo-webhook-secret"
+    finally:
+        server.shutdown()
+        hub.stop()
+        server.server_close()
