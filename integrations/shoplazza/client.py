@@ -57,7 +57,8 @@ class ShoplazzaAdapter(MarketplaceAdapter):
         ),
         rate_limit_per_second=Decimal("2"),
     )
-    webhook_endpoints = {"refunds": ("POST",)}
+    # Shoplazza posts every topic to one address: /shoplazza/webhooks (marketplaces.md).
+    webhook_endpoints = {"": ("POST",)}
 
     def __init__(self, account, session=None):
         super().__init__(account, session)

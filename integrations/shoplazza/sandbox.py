@@ -23,7 +23,7 @@ Success: 200 {"code": "Success", "message", "data": {...}}.
 
 Asynchronous behaviour: a record starts `pending`; `advance()`, or `settle_seconds` after it was
 made (checked on every request), moves it to `finished` (`failed` for orders listed in
-`fail_orders`), and a signed `refunds/update` webhook goes to /shoplazza/webhooks/refunds.
+`fail_orders`), and a signed `refunds/update` webhook goes to /shoplazza/webhooks.
 
 Configuration keys (all optional): client_id, client_secret, refresh_token, token_ttl (seconds,
 3600), scopes (["read_order", "write_order"]), rate_limit_per_second (2; None turns the limit
@@ -291,7 +291,7 @@ class ShoplazzaSandbox(Simulator):
             return
         body = json.dumps(_public(record), sort_keys=True).encode()
         self.send_webhook(
-            url=self.callback_url("/shoplazza/webhooks/refunds"),
+            url=self.callback_url("/shoplazza/webhooks"),
             headers={
                 "Content-Type": "application/json",
                 "X-Shoplazza-Topic": "refunds/update",

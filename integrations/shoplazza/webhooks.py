@@ -59,6 +59,16 @@ def _when(value) -> dt.datetime | None:
     return parsed if parsed.tzinfo else None
 
 
+def _message(refund_status: str, payload: dict) -> str:
+    if refund_status == "failed":
+        reason = str(payload.get("fail_reason") or "").strip()
+        text = "Shoplazza could not pay the refund back"
+        return f"{text}: {reason}" if reason else text
+    if refund_status == "finished":
+        return "Shoplazza finished the refund."
+    return f"Shoplazza refund record is {refund_status or 'unknown'}"
+
+
 def parse_refund_webhook(*, secret: str, headers: Mapping[str, str], body: bytes) -> WebhookMessage:
     verify(secret=secret, headers=headers, body=body)
     delivery_key = _header(headers, "X-Shoplazza-Deduplication-ID").strip()
@@ -88,7 +98,7 @@ def parse_refund_webhook(*, secret: str, headers: Mapping[str, str], body: bytes
         external_id=str(payload.get("id") or ""),
         idempotency_key=key,
         status=status,
-        message=f"Shoplazza refund record is {refund_status or 'unknown'}",
+        message=_message(refund_status, payload),
         occurred_at=_when(payload.get("updated_at")),
         payload=payload,
     )

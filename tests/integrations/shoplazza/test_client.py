@@ -37,7 +37,7 @@ def test_registry_resolves_the_adapter_and_capabilities():
     assert caps.partial_refund_by_line is True
     assert caps.cancel_after_creation is False
     assert caps.rate_limit_per_second == Decimal("2")
-    assert ShoplazzaAdapter.webhook_endpoints == {"refunds": ("POST",)}
+    assert ShoplazzaAdapter.webhook_endpoints == {"": ("POST",)}
 
 
 def test_create_refund_happy_path_sends_the_documented_payload(sim, api, base_url):

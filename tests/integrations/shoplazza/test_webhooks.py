@@ -32,7 +32,7 @@ def test_sandbox_webhook_is_sent_to_our_endpoint_with_shoplazza_headers(sim, api
     hook, _ = _delivered(base_url, api)
 
     assert hook["method"] == "POST"
-    assert hook["url"] == f"{base_url}/_sink/shoplazza/webhooks/refunds"
+    assert hook["url"] == f"{base_url}/_sink/shoplazza/webhooks"
     assert hook["headers"]["X-Shoplazza-Topic"] == "refunds/update"
     assert hook["headers"]["X-Shoplazza-Shop-Domain"] == "demo.myshoplaza.com"
     assert hook["headers"]["X-Shoplazza-Api-Version"] == "2026-01"
@@ -46,7 +46,7 @@ def test_signed_sandbox_webhook_verifies_and_parses(sim, api, base_url):
     hook, external_id = _delivered(base_url, api)
 
     message = make_adapter(api).parse_webhook(
-        name="refunds", method="POST", headers=hook["headers"], body=hook["body"].encode()
+        name="", method="POST", headers=hook["headers"], body=hook["body"].encode()
     )
 
     assert message.delivery_key == hook["headers"]["X-Shoplazza-Deduplication-ID"]
@@ -63,10 +63,13 @@ def test_failed_refund_webhook_parses_as_denied(sim, api, base_url):
     hook, _ = _delivered(base_url, api)
 
     message = make_adapter(api).parse_webhook(
-        name="refunds", method="POST", headers=hook["headers"], body=hook["body"].encode()
+        name="", method="POST", headers=hook["headers"], body=hook["body"].encode()
     )
 
     assert message.status == "DENIED"
+    assert message.message == (
+        "Shoplazza could not pay the refund back: The payment provider declined the refund"
+    )
     assert message.payload["fail_reason"] == "The payment provider declined the refund"
 
 
@@ -76,9 +79,9 @@ def test_configured_webhook_secret_signs_the_deliveries(sim, api, base_url):
     headers, body = hook["headers"], hook["body"].encode()
 
     with pytest.raises(WebhookRejected):
-        make_adapter(api).parse_webhook(name="refunds", method="POST", headers=headers, body=body)
+        make_adapter(api).parse_webhook(name="", method="POST", headers=headers, body=body)
     message = make_adapter(api, webhook_secret="rotated").parse_webhook(
-        name="refunds", method="POST", headers=headers, body=body
+        name="", method="POST", headers=headers, body=body
     )
     assert message.status == "ISSUED"
 
@@ -105,7 +108,7 @@ def test_wrong_signature_is_rejected(api):
 
     with pytest.raises(WebhookRejected) as caught:
         adapter.parse_webhook(
-            name="refunds", method="POST", headers=_headers(BODY, secret="someone-else"), body=BODY
+            name="", method="POST", headers=_headers(BODY, secret="someone-else"), body=BODY
         )
 
     assert caught.value.status == 401
@@ -117,7 +120,7 @@ def test_tampered_body_is_rejected(api):
 
     with pytest.raises(WebhookRejected) as caught:
         make_adapter(api).parse_webhook(
-            name="refunds", method="POST", headers=_headers(BODY), body=tampered
+            name="", method="POST", headers=_headers(BODY), body=tampered
         )
 
     assert caught.value.message == "The X-Shoplazza-Hmac-Sha256 signature does not match"
@@ -126,7 +129,7 @@ def test_tampered_body_is_rejected(api):
 def test_missing_signature_is_rejected(api):
     with pytest.raises(WebhookRejected) as caught:
         make_adapter(api).parse_webhook(
-            name="refunds",
+            name="",
             method="POST",
             headers=_headers(BODY, **{"X-Shoplazza-Hmac-Sha256": None}),
             body=BODY,
@@ -139,7 +142,7 @@ def test_missing_signature_is_rejected(api):
 def test_no_configured_secret_refuses_everything(api):
     with pytest.raises(WebhookRejected) as caught:
         make_adapter(api, webhook_secret="").parse_webhook(
-            name="refunds", method="POST", headers=_headers(BODY, secret=""), body=BODY
+            name="", method="POST", headers=_headers(BODY, secret=""), body=BODY
         )
 
     assert caught.value.message == "No webhook secret is configured for this Shoplazza account"
@@ -148,7 +151,7 @@ def test_no_configured_secret_refuses_everything(api):
 def test_missing_deduplication_id_is_rejected(api):
     with pytest.raises(WebhookRejected) as caught:
         make_adapter(api).parse_webhook(
-            name="refunds",
+            name="",
             method="POST",
             headers=_headers(BODY, **{"X-Shoplazza-Deduplication-ID": None}),
             body=BODY,
@@ -161,9 +164,9 @@ def test_unknown_name_and_method_are_rejected(api):
     adapter = make_adapter(api)
 
     with pytest.raises(WebhookRejected) as unknown:
-        adapter.parse_webhook(name="orders", method="POST", headers=_headers(BODY), body=BODY)
+        adapter.parse_webhook(name="refunds", method="POST", headers=_headers(BODY), body=BODY)
     with pytest.raises(WebhookRejected) as wrong_method:
-        adapter.parse_webhook(name="refunds", method="GET", headers=_headers(BODY), body=BODY)
+        adapter.parse_webhook(name="", method="GET", headers=_headers(BODY), body=BODY)
 
     assert unknown.value.status == 404
     assert wrong_method.value.status == 405
@@ -173,9 +176,7 @@ def test_signed_non_json_body_is_rejected(api):
     body = b"not json"
 
     with pytest.raises(WebhookRejected) as caught:
-        make_adapter(api).parse_webhook(
-            name="refunds", method="POST", headers=_headers(body), body=body
-        )
+        make_adapter(api).parse_webhook(name="", method="POST", headers=_headers(body), body=body)
 
     assert caught.value.status == 400
 
@@ -184,7 +185,7 @@ def test_other_topics_are_verified_then_ignored(api):
     body = b'{"id": "o1"}'
 
     message = make_adapter(api).parse_webhook(
-        name="refunds",
+        name="",
         method="POST",
         headers=_headers(body, **{"X-Shoplazza-Topic": "orders/create"}),
         body=body,
@@ -197,9 +198,7 @@ def test_other_topics_are_verified_then_ignored(api):
 def test_header_names_are_matched_without_regard_to_case(api):
     headers = {k.lower(): v for k, v in _headers(BODY).items()}
 
-    message = make_adapter(api).parse_webhook(
-        name="refunds", method="POST", headers=headers, body=BODY
-    )
+    message = make_adapter(api).parse_webhook(name="", method="POST", headers=headers, body=BODY)
 
     assert message.external_id == "rf_1"
     assert message.idempotency_key == "k1"
