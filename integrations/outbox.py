@@ -14,6 +14,7 @@ with a later `next_attempt_at` after a transient failure.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from dataclasses import dataclass
 
@@ -169,6 +170,11 @@ def longest_retry_delay() -> float:
     return max(settings.OUTBOX_BACKOFF_CAP, settings.OUTBOX_RETRY_AFTER_CAP)
 
 
+def jsonable(value):
+    """A platform's raw answer as JSON (amounts as strings, dates as ISO text)."""
+    return json.loads(json.dumps(value, default=str))
+
+
 def action_finish_attempt(
     action: OutboundAction,
     *,
@@ -182,12 +188,13 @@ def action_finish_attempt(
     """Record how an attempt ended and move the action on (called inside the task's
     transaction, with the action row locked)."""
     now = timezone.now()
+    response = jsonable(response or {})
     OutboundAttempt.objects.filter(action=action, number=number).update(
-        finished_at=now, outcome=outcome, message=message[:5000], response=response or {}
+        finished_at=now, outcome=outcome, message=message[:5000], response=response
     )
     action.state = state
     action.last_error = message[:5000] if outcome not in ("accepted", "confirmed") else ""
-    action.response = response or {}
+    action.response = response
     fields = ["state", "last_error", "response", "claimed_until", "updated_at"]
     action.claimed_until = None
     if next_attempt_at is not None:

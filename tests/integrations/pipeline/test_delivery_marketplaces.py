@@ -11,8 +11,11 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)
 
 
 def _issued(refund_id):
+    """The refund once it is ISSUED and its create action is final (a poll may see the platform's
+    answer before the delivery task has recorded it)."""
     refund = Refund.objects.get(pk=refund_id)
-    return refund if refund.status == "ISSUED" else None
+    pending = refund.outbound_actions.filter(state__in=["pending", "in_flight"]).exists()
+    return refund if refund.status == "ISSUED" and not pending else None
 
 
 def test_hepsiglobal_refund_issued_by_webhook(
@@ -31,3 +34,32 @@ def test_hepsiglobal_refund_issued_by_webhook(
     assert action.state == OutboundState.SUCCEEDED
     assert action.attempts == 1
     assert refund.webhook_events.get().state == "processed"
+
+
+def _created_then_advanced(sandbox, key, refund_id):
+    """Once the platform took the refund, let it pay out (the simulator's own clock)."""
+    action = OutboundAction.objects.filter(refund_id=refund_id).first()
+    if action is not None and action.state == OutboundState.SUCCEEDED:
+        sandbox.advance(key)
+    return _issued(refund_id)
+
+
+@pytest.mark.parametrize("key", ["noventiq", "llzw", "shoplazza"])
+def test_polled_marketplace_refund_issued_by_beat_poll(
+    key, celery_worker, sandbox, marketplace_account, sandbox_order, pipeline_staff
+):
+    account = marketplace_account(key)
+    order = sandbox_order(account)
+    refund = approve_refund(order, pipeline_staff, quantity=1)
+    action = OutboundAction.objects.get(refund=refund)
+
+    refund = wait_until(
+        lambda: _created_then_advanced(sandbox, key, refund.pk), message=f"{key} refund ISSUED"
+    )
+
+    assert sandbox.ledger(key, action.idempotency_key)["count"] == 1
+    assert sandbox.ledger(key)["count"] == 1
+    action.refresh_from_db()
+    assert (action.state, action.attempts) == (OutboundState.SUCCEEDED, 1)
+    assert refund.needs_attention is False
+    assert refund.has_drift is False
