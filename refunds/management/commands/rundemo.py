@@ -8,6 +8,7 @@ first, killed if they do not stop. If one process dies, the others are stopped t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,9 +51,7 @@ class Command(BaseCommand):
         broker_dir.mkdir(parents=True, exist_ok=True)
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": os.environ.get(
-                "DJANGO_SETTINGS_MODULE", settings.SETTINGS_MODULE
-            ),
+            "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE,
             "SANDBOX_URL": sandbox_url,
             "REFUND_DESK_BASE_URL": web_url,
             "PYTHONUNBUFFERED": "1",
@@ -207,7 +206,5 @@ class Command(BaseCommand):
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
