@@ -9,7 +9,7 @@ sandbox follows the same inference.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from integrations.base import RefundData
 
@@ -43,9 +43,13 @@ def key_from_note(note: str | None) -> str:
     return match["key"] if match else ""
 
 
-def money(amount: Decimal) -> str:
-    """Shoplazza amounts are decimal strings ("100.00")."""
-    return format(amount, "f")
+ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "VND", "CLP", "ISK"})
+
+
+def money(amount: Decimal, currency: str = "USD") -> str:
+    """Shoplazza amounts are decimal strings ("100.00"), in the currency's minor unit."""
+    exponent = Decimal("1") if currency.upper() in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
+    return format(amount.quantize(exponent, rounding=ROUND_HALF_UP), "f")
 
 
 def _item_type(code: int, api_version: str) -> int | str:
@@ -104,24 +108,28 @@ def refund_note(refund: RefundData) -> str:
 
 def refund_payload(refund: RefundData, api_version: str = DEFAULT_API_VERSION) -> dict:
     """Body of POST /orders/{order_id}/refund (seed 004): {"refund": {...}}."""
+    cur = refund.currency
     body: dict = {
-        "refund_total": money(refund.total),
-        "refund_product_total": money(refund.lines_amount),
-        "refund_shipping_total": money(refund.shipping_amount),
-        "refund_additional_total": money(refund.additional_amount),
+        "refund_total": money(refund.total, cur),
+        "refund_shipping_total": money(refund.shipping_amount, cur),
+        "refund_additional_total": money(refund.additional_amount, cur),
         "note": refund_note(refund),
     }
+    # Shoplazza checks that the parts add up to the total; when ours do not (a custom amount),
+    # leave the product part to Shoplazza.
+    if refund.lines_amount + refund.shipping_amount + refund.additional_amount == refund.total:
+        body["refund_product_total"] = money(refund.lines_amount, cur)
     items = refund_line_items(refund, api_version)
     if items:
         body["refund_line_items"] = items
     if refund.payments:
         body["refund_payments"] = [
-            {"payment_line_id": p.payment_external_id, "refund_price": money(p.amount)}
+            {"payment_line_id": p.payment_external_id, "refund_price": money(p.amount, cur)}
             for p in refund.payments
         ]
     if refund.additional_amount > 0:
         body["refund_additional_prices"] = [
-            {"name": "Additional charges", "price": money(refund.additional_amount)}
+            {"name": "Additional charges", "price": money(refund.additional_amount, cur)}
         ]
     return {"refund": body}
 

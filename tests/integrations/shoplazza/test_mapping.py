@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from integrations.shoplazza import mapping
 from tests.integrations.shoplazza.conftest import refund
 
@@ -48,3 +50,19 @@ def test_every_error_code_is_classified_with_a_staff_message():
         message.startswith(("Shoplazza", "The Shoplazza"))
         for _, message in mapping.ERROR_CODES.values()
     )
+
+
+def test_amounts_are_strings_in_the_currency_minor_unit():
+    assert mapping.money(Decimal("45"), "USD") == "45.00"
+    assert mapping.money(Decimal("45.5"), "EUR") == "45.50"
+    assert mapping.money(Decimal("1200"), "JPY") == "1200"
+
+
+def test_product_total_is_left_out_when_the_parts_do_not_add_up():
+    custom = refund(total=Decimal("42.00"))
+
+    body = mapping.refund_payload(custom)["refund"]
+
+    assert "refund_product_total" not in body
+    assert body["refund_total"] == "42.00"
+    assert mapping.refund_payload(refund())["refund"]["refund_product_total"] == "40.00"
