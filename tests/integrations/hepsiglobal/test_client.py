@@ -355,3 +355,34 @@ def test_capabilities_and_webhook_endpoints():
         "refund-create-result": ("POST",),
         "order-cancel": ("PUT",),
     }
+
+
+def test_token_endpoint_outage_is_failed_for_now_and_nothing_is_sent(adapter, base_url):
+    set_faults(base_url, script=[{"fault": "503", "path": "/v1/auth/token"}])
+
+    result = adapter.create_refund(refund_data(KEY))
+
+    assert isinstance(result, FailedForNow)
+    assert result.code == "http_503"
+    assert sandbox_requests(base_url, "/v1/refunds") == []
+    assert isinstance(adapter.create_refund(refund_data(KEY)), Accepted)
+    assert ledger(base_url, KEY)["count"] == 1
+
+
+def test_every_call_carries_a_timeout(hub, base_url):
+    seen = []
+
+    class RecordingSession(MarketplaceSession):
+        def send(self, request, **kwargs):
+            seen.append((request.method, request.url.removeprefix(base_url), kwargs["timeout"]))
+            return super().send(request, **kwargs)
+
+    adapter = HepsiGlobalAdapter(
+        account(base_url), session=RecordingSession(account_name="t", timeout=(1.5, 4.0))
+    )
+    adapter.create_refund(refund_data(KEY))
+
+    assert seen == [
+        ("POST", "/hepsiglobal/v1/auth/token", (1.5, 4.0)),
+        ("POST", "/hepsiglobal/v1/refunds", (1.5, 4.0)),
+    ]
