@@ -1,0 +1,241 @@
+"""The managers' admin for refunds. Refunds are read-only here: approving and denying go through
+the same services (and permission checks) as the staff pages, one message per refund."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from integrations.models import OutboundAction
+
+from . import services
+from .errors import RefundError
+from .models import Refund, RefundEvent, RefundLine
+from .states import STAFF_PERMISSION, Action
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class RefundLineInline(ReadOnlyInline):
+    model = RefundLine
+    fields = ("order_line", "quantity", "amount", "received_quantity", "restock")
+    readonly_fields = fields
+
+
+class RefundEventInline(ReadOnlyInline):
+    model = RefundEvent
+    fields = ("created_at", "actor_label", "action", "from_status", "to_status", "note", "changes")
+    readonly_fields = fields
+
+
+class OutboundActionInline(ReadOnlyInline):
+    model = OutboundAction
+    fields = (
+        "created_at",
+        "kind",
+        "state",
+        "attempts",
+        "idempotency_key",
+        "last_error",
+        "completed_at",
+    )
+    readonly_fields = fields
+
+
+class DenyReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=2000,
+        label="Reason (the customer reads it)",
+    )
+
+
+@admin.register(Refund)
+class RefundAdmin(admin.ModelAdmin):
+    list_display = (
+        "number_link",
+        "status_badge",
+        "order_number",
+        "account_name",
+        "customer_email",
+        "amount",
+        "reason_code",
+        "needs_attention",
+        "has_drift",
+        "created_at",
+    )
+    list_filter = (
+        "status",
+        "order__account__adapter_key",
+        "order__account",
+        "reason_code",
+        "needs_attention",
+        "has_drift",
+        "source",
+        "requester_role",
+        "created_at",
+    )
+    search_fields = (
+        "=id",
+        "order__external_number",
+        "order__customer__email",
+        "return_tracking_id",
+        "external_id",
+    )
+    list_select_related = ("order", "order__account", "order__customer")
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    inlines = (RefundLineInline, RefundEventInline, OutboundActionInline)
+    actions = ("approve_selected", "deny_selected")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "order",
+                    "status",
+                    "reason_code",
+                    "customer_explanation",
+                    "response_reason",
+                    "refund_only",
+                    "covers_cancellation",
+                )
+            },
+        ),
+        (
+            "Amounts",
+            {
+                "fields": (
+                    "lines_amount",
+                    "shipping_amount",
+                    "additional_amount",
+                    "total",
+                    "currency",
+                )
+            },
+        ),
+        ("Requester", {"fields": ("requested_by", "requester_role", "requester_name", "source")}),
+        ("Return", {"fields": ("return_carrier", "return_tracking_id", "received_at")}),
+        (
+            "Marketplace",
+            {
+                "fields": (
+                    "external_id",
+                    "external_request_id",
+                    "needs_attention",
+                    "attention_message",
+                    "has_drift",
+                    "drift_note",
+                )
+            },
+        ),
+        ("Dates", {"fields": ("created_at", "updated_at", "confirmed_at", "issued_at")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Refund._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm(STAFF_PERMISSION[Action.APPROVE])
+
+    def has_deny_permission(self, request):
+        return request.user.has_perm(STAFF_PERMISSION[Action.DENY])
+
+    @admin.display(description="Refund", ordering="id")
+    def number_link(self, obj):
+        return obj.number
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        return format_html(
+            '<span class="rd-badge rd-{}">{}</span>', obj.status.lower(), obj.status_label
+        )
+
+    @admin.display(description="Order", ordering="order__external_number")
+    def order_number(self, obj):
+        return obj.order.external_number
+
+    @admin.display(description="Account", ordering="order__account__name")
+    def account_name(self, obj):
+        return obj.order.account.name
+
+    @admin.display(description="Customer", ordering="order__customer__email")
+    def customer_email(self, obj):
+        return obj.order.customer.email
+
+    @admin.display(description="Amount", ordering="total")
+    def amount(self, obj):
+        return f"{obj.total} {obj.currency}"
+
+    def _each(self, request, queryset: QuerySet, verb: str, call) -> None:
+        done = 0
+        refunds = list(queryset.order_by("id"))
+        for refund in refunds:
+            try:
+                refund = call(refund)
+            except RefundError as exc:
+                self.message_user(request, f"{refund.number}: {exc.message}", messages.ERROR)
+            else:
+                done += 1
+                self.message_user(
+                    request, f"{refund.number}: {verb}, now {refund.status_label}", messages.SUCCESS
+                )
+        self.message_user(request, f"{done} of {len(refunds)} refunds {verb}", messages.INFO)
+
+    @admin.action(description="Approve selected refunds", permissions=["approve"])
+    def approve_selected(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "approved",
+            lambda refund: services.refund_approve(actor=request.user, refund=refund),
+        )
+
+    @admin.action(description="Deny selected refunds…", permissions=["deny"])
+    def deny_selected(self, request, queryset):
+        form = DenyReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            self._each(
+                request,
+                queryset,
+                "denied",
+                lambda refund: services.refund_deny(
+                    actor=request.user, refund=refund, reason=reason
+                ),
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/refunds/refund/deny_selected.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Deny refunds",
+                "opts": self.model._meta,
+                "refunds": queryset.select_related("order"),
+                "form": form,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
