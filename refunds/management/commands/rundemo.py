@@ -184,6 +184,10 @@ class Command(BaseCommand):
         if self._stopping:
             return
         self._stopping = True
+        # A second Ctrl-C (or the same one reaching us twice through make) must not cut the
+        # shutdown short and leave children behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         running = [c for c in self.children if c.process.poll() is None]
         if running:
             self._say("demo", "stopping " + ", ".join(c.name for c in running) + "...")

@@ -145,7 +145,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         rng = random.Random(2026)  # noqa: S311 - demo data, not security
-        # Demo data is history: no e-mails for it, and nothing for the worker to send.
+        # Demo data is history: no e-mails for it.
         with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
             users = self._users()
             accounts = self._accounts()
@@ -240,9 +240,11 @@ class Command(BaseCommand):
                 when = orders[index].placed_at + dt.timedelta(days=1 + index % 3, hours=index)
                 Refund.objects.filter(pk=refund.pk).update(created_at=min(when, timezone.now()))
                 made += 1
+            # Finished refunds have nothing left to send. PROCESSING ones stay pending: the
+            # worker really delivers them to the sandbox, which holds the same orders.
             OutboundAction.objects.filter(refund__order__account=account).exclude(
                 refund__needs_attention=True
-            ).update(state=OutboundState.SUCCEEDED)
+            ).exclude(refund__status="PROCESSING").update(state=OutboundState.SUCCEEDED)
             OutboundAction.objects.filter(
                 refund__order__account=account, refund__needs_attention=True
             ).update(state=OutboundState.FAILED)
