@@ -166,11 +166,25 @@ def _give_up(action_id: int, *, number: int | None, message: str) -> None:
 
 @shared_task(name="integrations.tasks.sweep_outbox", ignore_result=True)
 def sweep_outbox() -> int:
-    """Beat: send due outbox rows again. Running it twice at once is harmless (skip locked)."""
+    """Beat: send due outbox rows again, and webhook events whose processing message was lost
+    (stored but still unprocessed after a few sweeps). Running it twice at once is harmless:
+    rows are claimed with skip locked and both tasks skip work already done."""
     ids = due_actions_claim()
     for action_id in ids:
         enqueue_delivery(action_id)
-    return len(ids)
+    from .webhooks import enqueue_processing
+
+    stale = timezone.now() - dt.timedelta(
+        seconds=max(settings.OUTBOX_SWEEP_INTERVAL * 3, settings.WEBHOOK_RETRY_DELAY * 2)
+    )
+    events = list(
+        WebhookEvent.objects.filter(state=WebhookState.RECEIVED, received_at__lt=stale)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:100]
+    )
+    for event_id in events:
+        enqueue_processing(event_id)
+    return len(ids) + len(events)
 
 
 # --- polling ----------------------------------------------------------------------------------
