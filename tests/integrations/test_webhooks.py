@@ -1,0 +1,247 @@
+"""The inbound webhook view and processors (the view through Django's test client; processing by
+calling the processor on the stored event, as the task does)."""
+
+import json
+
+import pytest
+
+from integrations.hepsiglobal.webhooks import sign as hepsi_sign
+from integrations.models import WebhookEvent
+from integrations.shoplazza.webhooks import sign as shoplazza_sign
+from integrations.webhooks import webhook_event_process
+from refunds.models import Refund
+from tests import factories
+from tests.fixtures.pipeline import approve_refund, ensure_role_groups
+
+SECRET = "whsec-test"
+RESULT_URL = "/hepsiglobal/webhooks/refund-create-result"
+CANCEL_URL = "/hepsiglobal/webhooks/order-cancel"
+
+
+@pytest.fixture
+def hepsi_account(db):
+    return factories.AccountFactory(
+        adapter_key="hepsiglobal",
+        name="HG",
+        base_url="http://127.0.0.1:9/hepsiglobal",
+        credentials={"client_id": "x", "client_secret": "y"},
+        webhook_secret=SECRET,
+    )
+
+
+def _send(client, url, payload, *, method="post", secret=SECRET, signature=None, headers=None):
+    body = json.dumps(payload).encode()
+    sent_headers = dict(headers or {})
+    if signature is None and secret:
+        signature = hepsi_sign(secret, body)
+    if signature:
+        sent_headers["X-HepsiGlobal-Signature"] = signature
+    return getattr(client, method)(
+        url, data=body, content_type="application/json", headers=sent_headers
+    )
+
+
+def _result(refund_number="RD1-create-refund-1", status="success", request_id="01J" + "0" * 23):
+    return {
+        "request_id": request_id,
+        "refund_number": refund_number,
+        "order_number": "1",
+        "status": status,
+        "errors": [] if status == "success" else ["Not refundable"],
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("signature", "secret"),
+    [("sha256=" + "0" * 64, SECRET), (None, ""), (None, "another-secret")],
+    ids=["wrong", "missing", "other-key"],
+)
+def test_bad_signature_is_refused_and_nothing_stored(client, hepsi_account, signature, secret):
+    response = _send(client, RESULT_URL, _result(), secret=secret, signature=signature)
+
+    assert response.status_code == 401
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_account_without_secret_refuses_every_webhook(client, hepsi_account):
+    hepsi_account.webhook_secret = ""
+    hepsi_account.save()
+
+    response = _send(client, RESULT_URL, _result(), secret=SECRET)
+
+    assert response.status_code == 401
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_shoplazza_wrong_hmac_is_refused(client):
+    factories.AccountFactory(
+        adapter_key="shoplazza",
+        name="SL",
+        webhook_secret=SECRET,
+        base_url="http://127.0.0.1:9/shoplazza",
+    )
+    body = json.dumps({"id": "r1", "order_id": "1", "refund_status": "finished"}).encode()
+    headers = {
+        "X-Shoplazza-Topic": "refunds/update",
+        "X-Shoplazza-Deduplication-ID": "d-1",
+        "X-Shoplazza-Hmac-Sha256": shoplazza_sign("not-the-secret", body),
+    }
+
+    response = client.post(
+        "/shoplazza/webhooks", data=body, content_type="application/json", headers=headers
+    )
+
+    assert response.status_code == 401
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_unknown_name_and_wrong_method(client, hepsi_account):
+    assert _send(client, "/hepsiglobal/webhooks/nope", _result()).status_code == 404
+    assert _send(client, "/llzw/webhooks", _result()).status_code == 404
+    assert _send(client, "/nowhere/webhooks", _result()).status_code == 404
+    response = _send(client, CANCEL_URL, {"cancel_id": 1}, method="post")
+    assert response.status_code == 405
+    assert response["Allow"] == "PUT"
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_verified_webhook_is_stored_once_and_acknowledged(client, hepsi_account):
+    first = _send(client, RESULT_URL, _result())
+    second = _send(client, RESULT_URL, _result())
+
+    assert (first.status_code, first.json()) == (200, {})
+    assert (second.status_code, second.json()) == (200, {})
+    event = WebhookEvent.objects.get()
+    assert (event.adapter_key, event.name, event.state) == (
+        "hepsiglobal",
+        "refund-create-result",
+        "received",
+    )
+    assert event.delivery_key == "refund-create-result:01J" + "0" * 23
+    assert event.account == hepsi_account
+    assert json.loads(event.body) == _result()
+
+
+@pytest.mark.django_db
+def test_csrf_is_not_required_for_webhooks_only(hepsi_account):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    assert _send(strict, RESULT_URL, _result()).status_code == 200
+    assert strict.post("/accounts/login/", {"username": "x"}).status_code == 403
+
+
+# --- processing -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def processing_refund(hepsi_account):
+    ensure_role_groups()
+    agent = factories.agent(username="hg-agent@example.com")
+    order = factories.make_order(account=hepsi_account, external_number="7001")
+    refund = approve_refund(order, agent)
+    return refund, refund.outbound_actions.get()
+
+
+@pytest.mark.django_db
+def test_success_result_issues_the_refund_and_a_late_failure_changes_nothing(
+    client, processing_refund
+):
+    refund, action = processing_refund
+    _send(client, RESULT_URL, _result(action.idempotency_key, "success", "01J" + "1" * 23))
+    _send(client, RESULT_URL, _result(action.idempotency_key, "failed", "01J" + "2" * 23))
+    success, failure = WebhookEvent.objects.order_by("id")
+
+    assert webhook_event_process(success.pk) == "processed"
+    assert webhook_event_process(success.pk) == "skipped"
+    assert webhook_event_process(failure.pk) == "processed"
+
+    refund.refresh_from_db()
+    assert refund.status == "ISSUED"
+    assert refund.needs_attention is False
+    assert refund.external_request_id == "01J" + "1" * 23
+    assert refund.events.filter(action="marketplace_confirmed").count() == 1
+
+
+@pytest.mark.django_db
+def test_failed_result_needs_attention_with_the_platform_message(client, processing_refund):
+    refund, action = processing_refund
+    _send(client, RESULT_URL, _result(action.idempotency_key, "failed"))
+
+    assert webhook_event_process(WebhookEvent.objects.get().pk) == "processed"
+
+    refund.refresh_from_db()
+    assert refund.status == "PROCESSING"
+    assert refund.needs_attention is True
+    assert "Not refundable" in refund.attention_message
+
+
+@pytest.mark.django_db
+def test_result_for_an_unknown_refund_waits_for_it(client, hepsi_account):
+    from integrations.webhooks import RefundNotYetKnown
+
+    _send(client, RESULT_URL, _result("RD999-create-refund-1"))
+    event = WebhookEvent.objects.get()
+
+    with pytest.raises(RefundNotYetKnown):
+        webhook_event_process(event.pk)
+    event.refresh_from_db()
+    assert event.state == "received"
+
+
+@pytest.mark.django_db
+def test_order_cancel_refunds_the_cancelled_units_once(client, hepsi_account):
+    order = factories.make_order(
+        account=hepsi_account, external_number="7002", lines=((3, "10.00", "0.00", "0.00"),)
+    )
+    line = order.lines.get()
+    payload = {
+        "cancel_id": 55,
+        "order_number": "7002",
+        "cancel_quantity": 2,
+        "order_item_number": line.external_id,
+        "reason": "out_of_stock",
+    }
+
+    assert _send(client, CANCEL_URL, payload, method="put").status_code == 200
+    assert _send(client, CANCEL_URL, payload, method="put").status_code == 200
+    event = WebhookEvent.objects.get()
+    assert webhook_event_process(event.pk) == "processed"
+    assert webhook_event_process(event.pk) == "skipped"
+
+    refund = Refund.objects.get()
+    assert (refund.status, refund.source, refund.reason_code) == (
+        "REQUESTED",
+        "marketplace",
+        "out_of_stock",
+    )
+    assert refund.refund_only is True
+    assert refund.covers_cancellation is True
+    assert str(refund.total) == "20.00"
+    assert list(refund.lines.values_list("order_line_id", "quantity")) == [(line.pk, 2)]
+    line.refresh_from_db()
+    assert line.cancelled_quantity == 2
+    event.refresh_from_db()
+    assert event.refund == refund
+
+
+@pytest.mark.django_db
+def test_order_cancel_for_an_unknown_line_fails_and_writes_nothing(client, hepsi_account):
+    factories.make_order(account=hepsi_account, external_number="7003")
+    payload = {
+        "cancel_id": 56,
+        "order_number": "7003",
+        "cancel_quantity": 1,
+        "order_item_number": "NOPE",
+        "reason": "out_of_stock",
+    }
+    _send(client, CANCEL_URL, payload, method="put")
+
+    assert webhook_event_process(WebhookEvent.objects.get().pk) == "failed"
+    assert Refund.objects.count() == 0
+    assert WebhookEvent.objects.get().error != ""
