@@ -164,7 +164,15 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
                 {
                     "refund": refund,
                     "is_open": refund.status not in FINAL_STATUSES,
-                    "age_tone": "old" if days >= 3 else ("aging" if days >= 1 else "fresh"),
+                    "age_tone": (
+                        "closed"
+                        if refund.status in FINAL_STATUSES
+                        else "old"
+                        if days >= 3
+                        else "aging"
+                        if days >= 1
+                        else "fresh"
+                    ),
                 }
             )
         context = super().get_context_data(**kwargs)
