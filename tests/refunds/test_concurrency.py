@@ -16,7 +16,7 @@ from refunds.services import refund_approve, refund_request
 from tests import factories
 
 THREADS = 20
-concurrent = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+concurrent = pytest.mark.django_db(transaction=True)
 
 
 def race(work, count=THREADS):
