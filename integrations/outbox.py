@@ -154,12 +154,17 @@ def action_start_attempt(action_id: int) -> Claim:
         return Claim(action_id, action.attempts)
 
 
-def retry_delay(attempt: int, *, retry_after: float | None = None) -> float:
-    """Exponential back-off with full jitter (a random delay up to base * 2^(n-1), capped),
-    never shorter than the platform's Retry-After. Settings are read at call time."""
+def backoff_ceiling(attempt: int) -> float:
+    """The longest back-off after failed attempt number `attempt`: base * 2^(attempt-1), capped.
+    Settings are read at call time."""
     base, cap = settings.OUTBOX_BACKOFF_BASE, settings.OUTBOX_BACKOFF_CAP
-    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
-    delay = random.uniform(0, ceiling)  # noqa: S311 - jitter, not security
+    return min(cap, base * (2 ** max(attempt - 1, 0)))
+
+
+def retry_delay(attempt: int, *, retry_after: float | None = None) -> float:
+    """Exponential back-off with full jitter (uniform between 0 and the ceiling, so retries from
+    many actions spread out), never shorter than the platform's Retry-After (itself capped)."""
+    delay = random.uniform(0, backoff_ceiling(attempt))  # noqa: S311 - jitter, not security
     if retry_after is not None and retry_after > 0:
         delay = max(delay, min(float(retry_after), settings.OUTBOX_RETRY_AFTER_CAP))
     return delay
