@@ -27,14 +27,14 @@
   var perMp = data("data-per-marketplace");
   new Chart(document.getElementById("chart-per-marketplace"), {
     type: "bar",
-    data: { labels: perMp.labels, datasets: [{ label: "Issued", data: perMp.data.map(Number), backgroundColor: PALETTE }] },
+    data: { labels: perMp.labels, datasets: [{ label: "Issued", data: perMp.data.map(Number), backgroundColor: PALETTE, maxBarThickness: 36 }] },
     options: { indexAxis: "y", responsive: true, maintainAspectRatio: false, plugins: { legend: { display: false } } }
   });
 
   var reasons = data("data-reasons");
   new Chart(document.getElementById("chart-reasons"), {
     type: "doughnut",
-    data: { labels: reasons.labels, datasets: [{ data: reasons.data, backgroundColor: PALETTE }] },
+    data: { labels: reasons.labels, datasets: [{ data: reasons.data, backgroundColor: PALETTE, maxBarThickness: 36 }] },
     options: { responsive: true, maintainAspectRatio: false, plugins: { legend: { position: "right" } } }
   });
 })();
