@@ -37,14 +37,15 @@ def has_refund_list(adapter_cls) -> bool:
 def account_poll(account_id: int) -> dict:
     from orders.models import MarketplaceAccount
 
-    from .payloads import account_config
     from .registry import adapter_class
 
     account = MarketplaceAccount.objects.filter(pk=account_id, is_enabled=True).first()
     if account is None:
         return {}
+    from .tasks import account_adapter
+
     adapter_cls = adapter_class(account.adapter_key)
-    adapter = adapter_cls(account_config(account))
+    adapter = account_adapter(account)
     stats: Counter = Counter()
     if has_status_api(adapter_cls):
         processing_statuses_read(account, adapter, stats)

@@ -60,3 +60,89 @@ def account_wait_seconds(account) -> float:
         return 0.0
     oldest = recent[-1]
     return max((oldest + dt.timedelta(seconds=seconds) - now).total_seconds(), 0.001)
+
+
+# --- per request (Redis) ----------------------------------------------------------------------
+#
+# An attempt may make several HTTP requests (token, look-up, create), so the attempt log above
+# is a coarse guard. When Redis is available (production and the tests: the broker), every
+# request of a rate-limited account also takes a slot from a GCRA token bucket in Redis, shared
+# by all workers: `throttled_session`. Without Redis (the filesystem broker of `make run`) only
+# the attempt log applies.
+
+# Generic cell rate algorithm: one key per account holding the "theoretical arrival time".
+# Returns "0" when the request may go now, else the seconds to wait. Redis's own clock is used so
+# that workers on different hosts agree.
+GCRA_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local wait = tat - tolerance - now
+if wait > 0 then return tostring(wait) end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
+return '0'
+"""
+
+
+def _redis_url() -> str:
+    from django.conf import settings
+
+    url = getattr(settings, "MARKETPLACE_RATE_LIMIT_REDIS_URL", "") or str(
+        settings.CELERY_BROKER_URL
+    )
+    return url if url.startswith(("redis://", "rediss://")) else ""
+
+
+def request_slot_wait(account_id: int, rate: Decimal) -> float:
+    """Take one request slot for the account; return 0 (taken) or the seconds to wait. Without
+    Redis, or when Redis does not answer, requests are not held back here."""
+    import redis
+
+    url = _redis_url()
+    if not url:
+        return 0.0
+    seconds, allowed = window(rate)
+    interval = seconds / allowed
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        wait = client.eval(
+            GCRA_SCRIPT, 1, f"refund-desk:rate:{account_id}", interval, (allowed - 1) * interval
+        )
+    except redis.RedisError:
+        return 0.0
+    return float(wait)
+
+
+def throttled_session(config, rate: Decimal | None):
+    """A marketplace session (integrations.http) that waits for a request slot before each call;
+    a wait longer than `max_wait` gives up with a TransientError (the action is retried)."""
+    from .http import build_session
+
+    session = build_session(config)
+    if not rate or rate <= 0:
+        return session
+    send = session.request
+
+    def request(method, url, *args, **kwargs):
+        import time
+
+        from .base import TransientError
+
+        waited = 0.0
+        while (wait := request_slot_wait(config.account_id, rate)) > 0:
+            if waited + wait > 5:
+                raise TransientError(
+                    f"{config.name}: over its rate limit of {rate} requests per second",
+                    retry_after=wait,
+                    code="rate_limited",
+                )
+            time.sleep(wait)
+            waited += wait
+        return send(method, url, *args, **kwargs)
+
+    session.request = request
+    return session

@@ -32,11 +32,15 @@ from .outbox import (
 logger = logging.getLogger(__name__)
 
 
-def _adapter_for(account):
+def account_adapter(account):
+    """The account's adapter, its session holding each request to the account's rate limit."""
     from .payloads import account_config
+    from .ratelimit import account_rate_limit, throttled_session
     from .registry import adapter_class
 
-    return adapter_class(account.adapter_key)(account_config(account))
+    config = account_config(account)
+    session = throttled_session(config, account_rate_limit(account))
+    return adapter_class(account.adapter_key)(config, session=session)
 
 
 # --- delivery ---------------------------------------------------------------------------------
@@ -56,7 +60,7 @@ def deliver_outbound_action(action_id: int) -> str:
         return f"skipped: {claim.reason}"
     action = OutboundAction.objects.select_related("account").get(pk=action_id)
     try:
-        adapter = _adapter_for(action.account)
+        adapter = account_adapter(action.account)
         result: Result = adapter.perform(action.kind, from_json(action.payload))
     except Exception as exc:  # a bug or bad data, not a platform answer: retry, then give up
         logger.exception("outbound action %s crashed on attempt %s", action_id, claim.attempt)

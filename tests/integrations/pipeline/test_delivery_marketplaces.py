@@ -63,3 +63,23 @@ def test_polled_marketplace_refund_issued_by_beat_poll(
     assert (action.state, action.attempts) == (OutboundState.SUCCEEDED, 1)
     assert refund.needs_attention is False
     assert refund.has_drift is False
+
+
+def test_shoplazza_requests_keep_to_two_per_second_across_workers(
+    celery_worker, sandbox, marketplace_account, sandbox_order, pipeline_staff
+):
+    account = marketplace_account("shoplazza")
+    order = sandbox_order(account, lines=[(1, "10.00", "0.00", "0.00")] * 5)
+    refunds = [approve_refund(order, pipeline_staff, line=i) for i in range(5)]
+
+    for refund in refunds:
+        wait_until(
+            lambda r=refund: _created_then_advanced(sandbox, "shoplazza", r.pk),
+            message=f"refund {refund.pk} ISSUED",
+        )
+
+    assert sandbox.ledger("shoplazza")["count"] == 5
+    times = sorted(r["at"] for r in sandbox.requests("shoplazza"))
+    # A GCRA bucket of 2/s: at most one request more than the rate in any second.
+    busiest = max(sum(1 for t in times if start <= t < start + 1) for start in times)
+    assert busiest <= 3
