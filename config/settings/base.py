@@ -197,6 +197,7 @@ SPECTACULAR_SETTINGS = {
         "RefundReasonEnum": "refunds.models.ReasonCode",
     },
 }
+SESSION_ENGINE = "config.session_store"
 # Failed sign-ins before an account (or an address) is locked out, and for how long (seconds).
 LOGIN_LOCKOUT_ATTEMPTS = int(env("LOGIN_LOCKOUT_ATTEMPTS", "5"))
 LOGIN_LOCKOUT_ADDRESS_ATTEMPTS = int(env("LOGIN_LOCKOUT_ADDRESS_ATTEMPTS", "20"))
