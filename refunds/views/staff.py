@@ -18,8 +18,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncDate
 from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -80,8 +80,19 @@ def _safe_next(request, fallback: str) -> str:
 
 
 def _queue_queryset():
-    # An aggregate drops Meta.ordering, so the default order is spelled out.
-    return refund_queryset().annotate(line_count=Count("lines")).order_by("-created_at", "-id")
+    # A correlated count rather than a GROUP BY keeps the page's count query simple.
+    line_count = (
+        RefundLine.objects.filter(refund=OuterRef("pk"))
+        .order_by()
+        .values("refund")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        refund_queryset()
+        .annotate(line_count=Coalesce(Subquery(line_count), 0))
+        .order_by("-created_at", "-id")
+    )
 
 
 def _status_counts() -> dict[str, int]:

@@ -113,6 +113,10 @@ def test_agent_filters_queue_and_opens_refund_then_dashboard(page, make_agent):
     page.wait_for_function("Chart.getChart('chart-per-day') !== undefined")
     assert page.locator(".kpi-bad .kpi-value").inner_text() == "1"
     screenshot(page, "staff-dashboard")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/staff/refunds/{refunds[0].pk}/")
+    assert page.locator("form.action-approve").is_visible()
+    screenshot(page, "staff-detail-mobile")
 
 
 def test_agent_cannot_approve_a_refund_they_requested(page, make_agent):
