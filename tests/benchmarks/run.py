@@ -240,6 +240,17 @@ def purge_broker() -> None:
     app.control.purge()
 
 
+def bench_users():
+    from django.contrib.auth.models import Group, User
+
+    users = []
+    for name in ("bench-agent@example.com", "bench-requester@example.com"):
+        user, _ = User.objects.get_or_create(username=name, defaults={"is_staff": True})
+        user.groups.add(Group.objects.get(name="Refund agent"))
+        users.append(user)
+    return users
+
+
 # --- 3. delivery throughput ------------------------------------------------------------------
 
 
@@ -552,7 +563,6 @@ def bench_webhooks(total: int = 5000, clients: int = 16) -> None:
 
 
 def bench_contention(n: int = 50) -> None:
-    from django.contrib.auth.models import User
     from django.db import connection
 
     from integrations.models import OutboundAction
@@ -563,8 +573,7 @@ def bench_contention(n: int = 50) -> None:
     from refunds.services import refund_approve, refund_request
     from tests.factories import make_order
 
-    agent = User.objects.get(username="bench-agent@example.com")
-    requester = User.objects.get(username="bench-requester@example.com")
+    agent, requester = bench_users()
     account = MarketplaceAccount.objects.get(name="Bench llzw")
 
     def open_refunds(count: int) -> list[int]:
