@@ -212,3 +212,9 @@ def test_cancel_and_timeline(
     assert "Cancel this refund" not in body
     again = alice_client.post(f"/portal/refunds/{refund.pk}/cancel/", follow=True)
     assert "Cannot cancel a refund that is cancelled" in again.content.decode()
+
+
+def test_malformed_session_cookie_is_no_session_not_a_500(client):
+    response = client.get("/portal/", HTTP_COOKIE="sessionid=abc\x00defghijkl")
+    assert response.status_code == 302
+    assert response.url == "/accounts/login/?next=/portal/"
