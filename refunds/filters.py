@@ -22,23 +22,21 @@ SORTS = (
 
 
 def _search(queryset, name, value):
-    """Order number, customer e-mail, refund id (42 or RD-42) and tracking id."""
+    """Order number, customer e-mail, refund id (42 or RD-42), tracking id or the marketplace's
+    refund id. Exact matches only, so every branch can use an index on a large queue."""
     value = (value or "").strip()
     if not value:
         return queryset
+    variants = list(dict.fromkeys([value, value.lower(), value.upper()]))
     query = (
-        Q(order__external_number__iexact=value)
-        | Q(order__customer__email__iexact=value)
-        | Q(return_tracking_id__iexact=value)
-        | Q(external_id__iexact=value)
+        Q(order__external_number__in=variants)
+        | Q(order__customer__email__in=variants)
+        | Q(return_tracking_id__in=variants)
+        | Q(external_id__in=variants)
     )
     number = value.upper().removeprefix("RD-").removeprefix("#")
     if number.isdigit() and len(number) < 18:
         query |= Q(pk=int(number))
-    if len(value) >= 3:
-        query |= Q(order__external_number__icontains=value) | Q(
-            order__customer__email__icontains=value
-        )
     return queryset.filter(query)
 
 

@@ -113,7 +113,9 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
         )
         queryset = filterset.qs if filterset.is_bound else filterset.queryset
         try:
-            per_page = int(request.GET.get("per_page", DEFAULT_PAGE_SIZE))
+            per_page = int(
+                request.GET.get("per_page") or request.GET.get("page_size") or DEFAULT_PAGE_SIZE
+            )
         except ValueError:
             per_page = DEFAULT_PAGE_SIZE
         if per_page not in PAGE_SIZES:
