@@ -267,3 +267,21 @@ def test_bulk_rejects_foreign_next_url(client, agent):
         reverse("staff:refund-bulk"), {"action": "approve", "next": "https://evil.example.com/"}
     )
     assert response["Location"] == QUEUE
+
+
+@pytest.mark.django_db
+def test_staff_land_on_the_queue_after_sign_in(client, agent):
+    response = client.post(
+        "/accounts/login/",
+        {"username": agent.username, "password": factories.PASSWORD},
+        follow=True,
+    )
+    assert response.redirect_chain[-1] == (QUEUE, 302)
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_csv_export_is_staff_only(client, customer_user):
+    client.force_login(customer_user)
+    assert client.get(reverse("staff:refund-export")).status_code == 403
+    assert client.post(reverse("staff:refund-bulk"), {"action": "approve"}).status_code == 403
