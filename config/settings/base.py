@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "orders",
     "refunds",
     "integrations",
@@ -191,6 +192,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Refunds and orders across marketplaces.",
     "VERSION": "2.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from our static files (drf-spectacular-sidecar), not from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "RefundStatusEnum": "refunds.models.StatusChoices",
         "OrderStatusEnum": "orders.models.OrderStatus",
