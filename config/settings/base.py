@@ -203,6 +203,15 @@ SPECTACULAR_SETTINGS = {
     },
 }
 SESSION_ENGINE = "config.session_store"
+# Login lockout counters and API throttles live in the cache: share one between processes
+# (CACHE_URL=redis://127.0.0.1:6379/1); without it each process counts on its own.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("CACHE_URL")}
+        if env("CACHE_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 # Failed sign-ins before an account (or an address) is locked out, and for how long (seconds).
 LOGIN_LOCKOUT_ATTEMPTS = int(env("LOGIN_LOCKOUT_ATTEMPTS", "5"))
 LOGIN_LOCKOUT_ADDRESS_ATTEMPTS = int(env("LOGIN_LOCKOUT_ADDRESS_ATTEMPTS", "20"))
