@@ -18,13 +18,14 @@ def _configure_transport(sender, **kwargs):
     options = {"visibility_timeout": settings.CELERY_BROKER_VISIBILITY_TIMEOUT}
     if str(settings.CELERY_BROKER_URL).startswith("filesystem"):
         folder = settings.CELERY_BROKER_DIR
-        for sub in ("out", "processed"):
+        for sub in ("out", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         options = {
             "data_folder_in": str(folder / "out"),
             "data_folder_out": str(folder / "out"),
             "processed_folder": str(folder / "processed"),
             "store_processed": False,
+            "control_folder": str(folder / "control"),
         }
     sender.conf.broker_transport_options = options
 
