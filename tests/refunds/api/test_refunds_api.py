@@ -299,3 +299,28 @@ def test_throttle_is_per_user(settings, order, customer_user):
         }
         api_settings.reload()
         UserRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+
+
+def _queries_for(client, path) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path).status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("path", ["/api/v2/refunds", "/api/v2/orders"])
+def test_lists_run_a_fixed_number_of_queries(customer_user, path):
+    customer = factories.CustomerFactory(email="alice@example.com", user=customer_user)
+    client = client_for(customer_user)
+
+    def add_order_with_refund():
+        order = factories.make_order(customer=customer, lines=((2, "10.00", "0", "0"),) * 2)
+        _request(order, customer_user)
+
+    add_order_with_refund()
+    one = _queries_for(client, path)
+    for _ in range(4):
+        add_order_with_refund()
+    assert _queries_for(client, path) == one

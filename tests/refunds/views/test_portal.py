@@ -218,3 +218,22 @@ def test_malformed_session_cookie_is_no_session_not_a_500(client):
     response = client.get("/portal/", HTTP_COOKIE="sessionid=abc\x00defghijkl")
     assert response.status_code == 302
     assert response.url == "/accounts/login/?next=/portal/"
+
+
+@pytest.mark.parametrize("path", ["/portal/", "/portal/refunds/", "/portal/orders/"])
+def test_portal_lists_run_a_fixed_number_of_queries(alice_client, customer_user, path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    customer = factories.CustomerFactory(email="alice@example.com", user=customer_user)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert alice_client.get(path).status_code == 200
+        return len(queries)
+
+    _request(factories.make_order(customer=customer), customer_user)
+    one = count()
+    for _ in range(4):
+        _request(factories.make_order(customer=customer), customer_user)
+    assert count() == one
