@@ -5,15 +5,12 @@ view with a lockout after repeated failures per account and per address."""
 
 from __future__ import annotations
 
-import hashlib
-
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import LoginView
-from django.core.cache import cache
 from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -24,6 +21,7 @@ from django.views.generic import ListView, TemplateView
 from refunds import services
 from refunds.calculator import LineChoice
 from refunds.errors import RefundError
+from refunds.lockout import is_locked_out
 from refunds.models import ReasonCode, RefundLine
 from refunds.selectors import order_refundable, orders_for_customer, refunds_for_customer
 from refunds.states import Action, RefundStatus, TransitionError, check_transition
@@ -31,20 +29,11 @@ from refunds.states import Action, RefundStatus, TransitionError, check_transiti
 # --- sign-in with lockout --------------------------------------------------------------------
 
 
-def _key(kind: str, value: str) -> str:
-    digest = hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
-    return f"login-failures:{kind}:{digest}"
-
-
-def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
-
-
 class LockoutAuthenticationForm(AuthenticationForm):
-    """Refuses to even check the password once the account or the address has failed too often;
-    a success clears the account's count."""
+    """Sign in with e-mail and password; says so when the account or address is locked out.
+    (Usernames are e-mail addresses; a CharField still lets an odd staff username in.)"""
 
-    username = forms.EmailField(
+    username = forms.CharField(
         label="E-mail",
         max_length=254,
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
@@ -57,34 +46,14 @@ class LockoutAuthenticationForm(AuthenticationForm):
     }
 
     def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        keys = [
-            (_key("account", username), settings.LOGIN_LOCKOUT_ATTEMPTS),
-            (
-                _key("address", client_address(self.request)),
-                settings.LOGIN_LOCKOUT_ADDRESS_ATTEMPTS,
-            ),
-        ]
-        if any(cache.get(key, 0) >= limit for key, limit in keys):
+        # The backend enforces the lockout and counts failures; this only says why.
+        if is_locked_out(self.request, self.cleaned_data.get("username") or ""):
             raise forms.ValidationError(
                 self.error_messages["locked_out"],
                 code="locked_out",
                 params={"minutes": max(settings.LOGIN_LOCKOUT_SECONDS // 60, 1)},
             )
-        try:
-            return super().clean()
-        except forms.ValidationError as exc:
-            if username and exc.code == "invalid_login":
-                for key, _ in keys:
-                    cache.add(key, 0, settings.LOGIN_LOCKOUT_SECONDS)
-                    try:
-                        cache.incr(key)
-                    except ValueError:
-                        cache.set(key, 1, settings.LOGIN_LOCKOUT_SECONDS)
-            raise
-        finally:
-            if self.user_cache is not None:
-                cache.delete(keys[0][0])
+        return super().clean()
 
 
 class PortalLoginView(LoginView):

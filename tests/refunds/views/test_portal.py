@@ -237,3 +237,34 @@ def test_portal_lists_run_a_fixed_number_of_queries(alice_client, customer_user,
     for _ in range(4):
         _request(factories.make_order(customer=customer), customer_user)
     assert count() == one
+
+
+def test_lockout_also_guards_the_admin_sign_in(client, agent, settings):
+    settings.LOGIN_LOCKOUT_ATTEMPTS = 2
+    for _ in range(2):
+        client.post("/admin/login/", {"username": agent.username, "password": "wrong"})
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": agent.username, "password": factories.PASSWORD},
+    )
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    portal = client.post(
+        "/accounts/login/", {"username": agent.username, "password": factories.PASSWORD}
+    )
+    assert "Too many failed sign-ins" in portal.content.decode()
+
+
+def test_a_successful_sign_in_clears_the_account_count(client, customer_user, settings):
+    settings.LOGIN_LOCKOUT_ATTEMPTS = 2
+    client.post("/accounts/login/", {"username": "alice@example.com", "password": "wrong"})
+    ok = client.post(
+        "/accounts/login/", {"username": "alice@example.com", "password": factories.PASSWORD}
+    )
+    assert ok.status_code == 302
+    client.logout()
+    client.post("/accounts/login/", {"username": "alice@example.com", "password": "wrong"})
+    again = client.post(
+        "/accounts/login/", {"username": "alice@example.com", "password": factories.PASSWORD}
+    )
+    assert again.status_code == 302
