@@ -14,6 +14,7 @@ one (`Capabilities.rate_limit_per_second`, e.g. Shoplazza 2/s); neither means no
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from decimal import Decimal
 
@@ -97,6 +98,13 @@ def _redis_url() -> str:
     return url if url.startswith(("redis://", "rediss://")) else ""
 
 
+@functools.cache
+def _redis_client(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
 def request_slot_wait(account_id: int, rate: Decimal) -> float:
     """Take one request slot for the account; return 0 (taken) or the seconds to wait. Without
     Redis, or when Redis does not answer, requests are not held back here."""
@@ -108,8 +116,7 @@ def request_slot_wait(account_id: int, rate: Decimal) -> float:
     seconds, allowed = window(rate)
     interval = seconds / allowed
     try:
-        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        wait = client.eval(
+        wait = _redis_client(url).eval(
             GCRA_SCRIPT, 1, f"refund-desk:rate:{account_id}", interval, (allowed - 1) * interval
         )
     except redis.RedisError:
