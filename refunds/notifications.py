@@ -25,10 +25,16 @@ CUSTOMER_TEXT = {
 
 
 def status_changed(refund_id: int, old: str, new: str) -> None:
-    refund = Refund.objects.select_related("order__customer").filter(pk=refund_id).first()
+    refund = (
+        Refund.objects.select_related("order__customer")
+        .prefetch_related("lines__order_line")
+        .filter(pk=refund_id)
+        .first()
+    )
     if refund is None or not new:
         return
     status = RefundStatus(new)
+    link = f"{settings.REFUND_DESK_BASE_URL}/portal/refunds/{refund.pk}/"
     lines = [
         f"Hello {refund.order.customer.name or refund.order.customer.email},",
         "",
@@ -38,7 +44,18 @@ def status_changed(refund_id: int, old: str, new: str) -> None:
     ]
     if status == RefundStatus.DENIED and refund.response_reason:
         lines.append(f"Reason: {refund.response_reason}")
-    lines += ["", f"Follow it at {settings.REFUND_DESK_BASE_URL}/portal/refunds/{refund.pk}/"]
+    items = [
+        f"  - {line.order_line.name} ({line.order_line.sku}) x {line.quantity}: "
+        f"{line.amount} {refund.currency}"
+        for line in refund.lines.all()
+        if line.quantity
+    ]
+    if items:
+        lines += ["", "Items:", *items]
+    if status == RefundStatus.WAITING and not refund.refund_only:
+        lines += ["", f"Enter the carrier and tracking number here once it is posted: {link}"]
+    else:
+        lines += ["", f"Follow it at {link}"]
     try:
         send_mail(
             subject=f"Refund {refund.number}: {STATUS_LABELS[status]}",
