@@ -116,8 +116,10 @@ def request_slot_wait(account_id: int, rate: Decimal) -> float:
     seconds, allowed = window(rate)
     interval = seconds / allowed
     try:
+        # No burst tolerance: requests are spaced evenly, so no second ever holds more than
+        # the published rate (a burst would trip the platform's own leaky bucket).
         wait = _redis_client(url).eval(
-            GCRA_SCRIPT, 1, f"refund-desk:rate:{account_id}", interval, (allowed - 1) * interval
+            GCRA_SCRIPT, 1, f"refund-desk:rate:{account_id}", interval, 0
         )
     except redis.RedisError:
         return 0.0
