@@ -17,8 +17,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("integrations.http")
 
-SECRET_HEADERS = {"authorization", "authorizationjwt", "access-token", "cookie", "set-cookie",
-                  "x-api-key"}
+SECRET_HEADERS = {
+    "authorization",
+    "authorizationjwt",
+    "access-token",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+}
 SECRET_KEYS = re.compile(
     r'("(?:password|client_secret|token|access_token|refresh_token|secret)"\s*:\s*)"[^"]*"',
     re.IGNORECASE,

@@ -45,7 +45,8 @@ class OutboundAction(models.Model):
         ordering = ["created_at", "id"]
         indexes = [
             models.Index(
-                fields=["next_attempt_at"], name="outbound_due_idx",
+                fields=["next_attempt_at"],
+                name="outbound_due_idx",
                 condition=Q(state__in=["pending", "in_flight"]),
             ),
         ]
@@ -97,7 +98,10 @@ class WebhookEvent(models.Model):
         max_length=12, choices=WebhookState.choices, default=WebhookState.RECEIVED, db_index=True
     )
     refund = models.ForeignKey(
-        "refunds.Refund", null=True, blank=True, on_delete=models.SET_NULL,
+        "refunds.Refund",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="webhook_events",
     )
     error = models.TextField(blank=True)

@@ -44,7 +44,9 @@ def refund_data(refund, *, idempotency_key: str) -> RefundData:
         for rl in refund.lines.select_related("order_line").order_by("id")
     )
     payments = list(order.payments.order_by("id"))
-    shares = allocate(refund.total, [p.amount for p in payments], refund.currency) if payments else []
+    shares = (
+        allocate(refund.total, [p.amount for p in payments], refund.currency) if payments else []
+    )
     return RefundData(
         refund_id=refund.pk,
         idempotency_key=idempotency_key,

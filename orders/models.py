@@ -30,7 +30,10 @@ class MarketplaceAccount(models.Model):
     # Non-secret per-account options (merchant e-mail for Noventiq, API version for Shoplazza...).
     options = models.JSONField(default=dict, blank=True)
     rate_limit_per_second = models.DecimalField(
-        max_digits=8, decimal_places=2, null=True, blank=True,
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
         help_text="Most requests per second this account may send; empty means no limit.",
     )
     is_enabled = models.BooleanField(default=True)
@@ -47,7 +50,10 @@ class Customer(models.Model):
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=200, blank=True)
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="customer",
     )
 
@@ -93,8 +99,11 @@ class Order(models.Model):
                 fields=["account", "external_number"], name="order_number_unique_per_account"
             ),
             models.CheckConstraint(
-                condition=Q(items_total__gte=0) & Q(shipping_total__gte=0) & Q(tip_total__gte=0)
-                & Q(additional_total__gte=0) & Q(grand_total__gte=0),
+                condition=Q(items_total__gte=0)
+                & Q(shipping_total__gte=0)
+                & Q(tip_total__gte=0)
+                & Q(additional_total__gte=0)
+                & Q(grand_total__gte=0),
                 name="order_totals_not_negative",
             ),
         ]
@@ -120,7 +129,9 @@ class OrderLine(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["order", "external_id"], name="order_line_unique_id"),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="order_line_quantity_positive"
+            ),
             models.CheckConstraint(
                 condition=Q(unit_price__gte=0) & Q(discount__gte=0) & Q(tax__gte=0),
                 name="order_line_money_not_negative",

@@ -101,7 +101,9 @@ def _text(data: dict, key: str, field: str, *, max_length: int, required: bool =
 
 def _account(data: dict) -> MarketplaceAccount:
     if data.get("account_id") is not None:
-        account = MarketplaceAccount.objects.filter(pk=_int(data["account_id"], "account_id")).first()
+        account = MarketplaceAccount.objects.filter(
+            pk=_int(data["account_id"], "account_id")
+        ).first()
     else:
         name = _text(data, "account", "account", max_length=120)
         account = MarketplaceAccount.objects.filter(name=name).first()
@@ -122,9 +124,7 @@ def order_upsert(*, data: dict) -> Order:
         raise OrderError("currency: must be a three-letter ISO 4217 code", field="currency")
     status = data.get("status", OrderStatus.PAID)
     if status not in OrderStatus.values:
-        raise OrderError(
-            f"status: must be one of {', '.join(OrderStatus.values)}", field="status"
-        )
+        raise OrderError(f"status: must be one of {', '.join(OrderStatus.values)}", field="status")
     customer_data = data.get("customer")
     if not isinstance(customer_data, dict):
         raise OrderError("customer: an object with email and name is required", field="customer")
@@ -229,9 +229,7 @@ def order_upsert(*, data: dict) -> Order:
         "grand_total": grand_total,
     }
     order = (
-        Order.objects.select_for_update()
-        .filter(account=account, external_number=number)
-        .first()
+        Order.objects.select_for_update().filter(account=account, external_number=number).first()
     )
     if order is None:
         order = Order.objects.create(account=account, external_number=number, **order_values)

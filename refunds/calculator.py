@@ -136,7 +136,9 @@ def propose_refund(
             if choice.quantity == 0 and line_amount == 0:
                 continue
             proposed.append(
-                ProposedLine(choice.order_line_id, sku, choice.quantity, line_amount, choice.restock)
+                ProposedLine(
+                    choice.order_line_id, sku, choice.quantity, line_amount, choice.restock
+                )
             )
     elif amount is not None:
         wanted = _money(amount, "amount", currency) - shipping - additional
@@ -163,7 +165,9 @@ def propose_refund(
     lines_amount = sum((p.amount for p in proposed), ZERO)
     total = quantize(lines_amount + shipping + additional, currency)
     if total <= 0:
-        raise RefundError("Choose at least one line, shipping or an amount to refund", field="lines")
+        raise RefundError(
+            "Choose at least one line, shipping or an amount to refund", field="lines"
+        )
     if total > refundable.total:
         raise RefundError(
             f"Order {order.external_number}: {refundable.total} {currency} refundable, "

@@ -45,11 +45,16 @@ class ReasonCode(models.TextChoices):
 class Refund(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     status = models.CharField(
-        max_length=12, choices=StatusChoices.choices, default=RefundStatus.REQUESTED,
+        max_length=12,
+        choices=StatusChoices.choices,
+        default=RefundStatus.REQUESTED,
         db_index=True,
     )
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="refunds_requested",
     )
     requester_role = models.CharField(max_length=12, choices=RequesterRole.choices)
@@ -101,23 +106,28 @@ class Refund(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(total__gt=0), name="refund_total_positive"),
             models.CheckConstraint(
-                condition=Q(lines_amount__gte=0) & Q(shipping_amount__gte=0)
+                condition=Q(lines_amount__gte=0)
+                & Q(shipping_amount__gte=0)
                 & Q(additional_amount__gte=0),
                 name="refund_parts_not_negative",
             ),
             models.CheckConstraint(
-                condition=Q(total=F("lines_amount") + F("shipping_amount") + F("additional_amount")),
+                condition=Q(
+                    total=F("lines_amount") + F("shipping_amount") + F("additional_amount")
+                ),
                 name="refund_total_is_sum_of_parts",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in RefundStatus]), name="refund_status_valid"
             ),
             models.UniqueConstraint(
-                fields=["order", "external_id"], condition=~Q(external_id=""),
+                fields=["order", "external_id"],
+                condition=~Q(external_id=""),
                 name="refund_external_id_unique_per_order",
             ),
             models.UniqueConstraint(
-                fields=["external_request_id"], condition=~Q(external_request_id=""),
+                fields=["external_request_id"],
+                condition=~Q(external_request_id=""),
                 name="refund_external_request_id_unique",
             ),
         ]
@@ -175,7 +185,10 @@ class RefundEvent(models.Model):
 
     refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="events")
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="refund_events",
     )
     actor_label = models.CharField(max_length=200)

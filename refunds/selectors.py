@@ -87,7 +87,9 @@ def order_refundable(order: Order, *, exclude_refund_id: int | None = None) -> O
 
 
 def refund_queryset() -> QuerySet[Refund]:
-    return Refund.objects.select_related("order", "order__account", "order__customer", "requested_by")
+    return Refund.objects.select_related(
+        "order", "order__account", "order__customer", "requested_by"
+    )
 
 
 def refunds_for_customer(user) -> QuerySet[Refund]:

@@ -82,9 +82,7 @@ def _role(actor, action: Action, order: Order) -> Role:
         return Role.STAFF
     if Role.CUSTOMER in ROLES[action] and _is_owner(actor, order):
         return Role.CUSTOMER
-    raise RefundError(
-        f"You do not have permission to {action.value} this refund", code="forbidden"
-    )
+    raise RefundError(f"You do not have permission to {action.value} this refund", code="forbidden")
 
 
 def _lock(refund_id: int) -> tuple[Order, Refund]:
@@ -186,8 +184,8 @@ def refund_request(
         )
     explanation = _clean_text(customer_explanation, "customer_explanation", max_length=2000)
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("customer", "account").get(
-            pk=order.pk
+        order = (
+            Order.objects.select_for_update().select_related("customer", "account").get(pk=order.pk)
         )
         role = _role(actor, Action.REQUEST, order)
         if role is Role.CUSTOMER and order.status not in ("paid", "fulfilled"):
@@ -339,8 +337,14 @@ def refund_ship(*, actor, refund: Refund, tracking_id: str, carrier: str, via: s
         }
         refund.return_tracking_id, refund.return_carrier = tracking_id, carrier
         _save(refund, "return_tracking_id", "return_carrier")
-        _record(refund, actor=actor, via=via, action=Action.SHIP, from_status=refund.status,
-                changes=changes)
+        _record(
+            refund,
+            actor=actor,
+            via=via,
+            action=Action.SHIP,
+            from_status=refund.status,
+            changes=changes,
+        )
         if _platform_knows(refund) and actor is not None:
             outbound_action_create(refund=refund, kind=OutboundKind.SEND_RETURN_SHIPMENT)
     return refund
@@ -363,9 +367,14 @@ def refund_receive(
         new_lines_amount = Decimal(0)
         for line_id, line in lines.items():
             got = received.get(line_id, Received(0, False))
-            if isinstance(got.quantity, bool) or not isinstance(got.quantity, int) or got.quantity < 0:
-                raise RefundError(f"Line {line.order_line.sku}: enter a whole number of units",
-                                  field="lines")
+            if (
+                isinstance(got.quantity, bool)
+                or not isinstance(got.quantity, int)
+                or got.quantity < 0
+            ):
+                raise RefundError(
+                    f"Line {line.order_line.sku}: enter a whole number of units", field="lines"
+                )
             if got.quantity > line.quantity:
                 raise RefundError(
                     f"Line {line.order_line.sku}: {line.quantity} units expected, "
@@ -376,7 +385,9 @@ def refund_receive(
             if line.quantity and got.quantity < line.quantity:
                 amount = quantize(line.amount * got.quantity / line.quantity, refund.currency)
             changes[line.order_line.sku] = {
-                "received": got.quantity, "restock": got.restock, "amount": str(amount)
+                "received": got.quantity,
+                "restock": got.restock,
+                "amount": str(amount),
             }
             line.received_quantity, line.restock, line.amount = got.quantity, got.restock, amount
             new_lines_amount += amount
@@ -393,8 +404,15 @@ def refund_receive(
         refund.total = new_total
         refund.received_at = timezone.now()
         _save(refund, "status", "lines_amount", "total", "received_at")
-        _record(refund, actor=actor, via="", action=Action.RECEIVE, from_status=old,
-                changes={"lines": changes, "total": str(new_total)}, note=note)
+        _record(
+            refund,
+            actor=actor,
+            via="",
+            action=Action.RECEIVE,
+            from_status=old,
+            changes={"lines": changes, "total": str(new_total)},
+            note=note,
+        )
         outbound_action_create(refund=refund, kind=OutboundKind.CREATE_REFUND)
     return refund
 
@@ -405,15 +423,23 @@ def refund_cancel(*, actor, refund: Refund, note: str = "", via: str = "") -> Re
         order, refund = _lock(refund.pk)
         role = _role(actor, Action.CANCEL, order)
         new_status = _transition(Action.CANCEL, refund)
-        if role is Role.CUSTOMER and refund.source == RefundSource.STAFF and (
-            refund.requested_by_id != actor.pk
+        if (
+            role is Role.CUSTOMER
+            and refund.source == RefundSource.STAFF
+            and (refund.requested_by_id != actor.pk)
         ):
             raise RefundError("Only staff can cancel a refund that staff opened", code="forbidden")
         old = refund.status
         refund.status = new_status
         _save(refund, "status")
-        _record(refund, actor=actor, via=via, action=Action.CANCEL, from_status=old,
-                note=_clean_text(note, "note", max_length=2000))
+        _record(
+            refund,
+            actor=actor,
+            via=via,
+            action=Action.CANCEL,
+            from_status=old,
+            note=_clean_text(note, "note", max_length=2000),
+        )
         if _platform_knows(refund) and actor is not None:
             outbound_action_create(refund=refund, kind=OutboundKind.CANCEL_REFUND)
     return refund
@@ -430,8 +456,9 @@ def refund_retry(*, actor, refund: Refund, note: str = "") -> Refund:
         refund.needs_attention = False
         refund.attention_message = ""
         _save(refund, "needs_attention", "attention_message")
-        _record(refund, actor=actor, via="", action=Action.RETRY, from_status=refund.status,
-                note=note)
+        _record(
+            refund, actor=actor, via="", action=Action.RETRY, from_status=refund.status, note=note
+        )
         outbound_action_create(refund=refund, kind=OutboundKind.CREATE_REFUND)
     return refund
 
@@ -462,8 +489,11 @@ def refund_apply_marketplace_result(
                 refund.needs_attention = False
                 fields += ["status", "issued_at", "needs_attention"]
         elif isinstance(result, Rejected):
-            if refund.status not in (RefundStatus.ISSUED, RefundStatus.DENIED,
-                                     RefundStatus.CANCELLED) or not money_kind:
+            if (
+                refund.status
+                not in (RefundStatus.ISSUED, RefundStatus.DENIED, RefundStatus.CANCELLED)
+                or not money_kind
+            ):
                 message = f"{order.account.name} refused: {result.message}"
                 if refund.attention_message != message or not refund.needs_attention:
                     refund.needs_attention = True
@@ -491,8 +521,13 @@ def refund_apply_marketplace_result(
 
 
 def refund_apply_remote_status(
-    *, refund: Refund, status: str, via: str, response_reason: str = "", tracking_id: str = "",
-    carrier: str = ""
+    *,
+    refund: Refund,
+    status: str,
+    via: str,
+    response_reason: str = "",
+    tracking_id: str = "",
+    carrier: str = "",
 ) -> Refund:
     """A platform reports a refund's status (poll or webhook). Forward moves are applied; a
     report that would move the refund backwards is ignored; a contradiction is flagged as drift
@@ -509,8 +544,14 @@ def refund_apply_remote_status(
                 if not refund.has_drift or refund.drift_note != note:
                     refund.has_drift, refund.drift_note = True, note
                     _save(refund, "has_drift", "drift_note")
-                    _record(refund, actor=SYSTEM, via=via, action="drift", from_status=current,
-                            note=note)
+                    _record(
+                        refund,
+                        actor=SYSTEM,
+                        via=via,
+                        action="drift",
+                        from_status=current,
+                        note=note,
+                    )
             return refund
         fields = ["status"]
         refund.status = new
@@ -528,8 +569,14 @@ def refund_apply_remote_status(
             refund.return_tracking_id, refund.return_carrier = tracking_id, carrier
             fields += ["return_tracking_id", "return_carrier"]
         _save(refund, *fields)
-        _record(refund, actor=SYSTEM, via=via, action="marketplace_status", from_status=current,
-                note=response_reason)
+        _record(
+            refund,
+            actor=SYSTEM,
+            via=via,
+            action="marketplace_status",
+            from_status=current,
+            note=response_reason,
+        )
     return refund
 
 
@@ -552,8 +599,14 @@ def refund_resolve_drift(*, actor, refund: Refund, note: str = "") -> Refund:
             return refund
         refund.has_drift, refund.drift_note = False, ""
         _save(refund, "has_drift", "drift_note")
-        _record(refund, actor=actor, via="", action="drift_resolved", from_status=refund.status,
-                note=note)
+        _record(
+            refund,
+            actor=actor,
+            via="",
+            action="drift_resolved",
+            from_status=refund.status,
+            note=note,
+        )
     return refund
 
 

@@ -84,16 +84,27 @@ class OrderLineFactory(factory.django.DjangoModelFactory):
     unit_price = Decimal("10.00")
 
 
-def make_order(*, lines=((2, "10.00", "0.00", "0.00"),), shipping="5.00", additional="0.00",
-               tip="0.00", payments=None, **kwargs) -> Order:
+def make_order(
+    *,
+    lines=((2, "10.00", "0.00", "0.00"),),
+    shipping="5.00",
+    additional="0.00",
+    tip="0.00",
+    payments=None,
+    **kwargs,
+) -> Order:
     """An order with lines given as (quantity, unit price, discount, tax), totals that add up and
     one card payment for the grand total (or `payments` as a list of amounts)."""
     order = OrderFactory(**kwargs)
     items = Decimal("0")
     for i, (qty, price, discount, tax) in enumerate(lines):
         line = OrderLineFactory(
-            order=order, quantity=qty, unit_price=Decimal(price), discount=Decimal(discount),
-            tax=Decimal(tax), sku=f"{order.external_number}-SKU-{i + 1}",
+            order=order,
+            quantity=qty,
+            unit_price=Decimal(price),
+            discount=Decimal(discount),
+            tax=Decimal(tax),
+            sku=f"{order.external_number}-SKU-{i + 1}",
             external_id=f"{order.external_number}-L{i + 1}",
         )
         items += line.paid_amount
@@ -105,7 +116,9 @@ def make_order(*, lines=((2, "10.00", "0.00", "0.00"),), shipping="5.00", additi
     order.save()
     for i, amount in enumerate(payments or [order.grand_total]):
         PaymentLine.objects.create(
-            order=order, external_id=f"{order.external_number}-P{i + 1}",
-            method="card" if i == 0 else "gift_card", amount=Decimal(amount),
+            order=order,
+            external_id=f"{order.external_number}-P{i + 1}",
+            method="card" if i == 0 else "gift_card",
+            amount=Decimal(amount),
         )
     return order

@@ -1,4 +1,4 @@
-"""Settings shared by every environment. Values come from environment variables with safe defaults."""
+"""Settings shared by every environment, from environment variables with safe defaults."""
 
 import os
 from decimal import Decimal
@@ -91,7 +91,9 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database_from_url(env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
+DATABASES = {
+    "default": database_from_url(env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

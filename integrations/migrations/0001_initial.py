@@ -5,85 +5,194 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('orders', '0001_initial'),
-        ('refunds', '0001_initial'),
+        ("orders", "0001_initial"),
+        ("refunds", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OutboundAction',
+            name="OutboundAction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('create_refund', 'create refund'), ('approve_return', 'approve return'), ('deny_refund', 'deny refund'), ('cancel_refund', 'cancel refund'), ('send_return_shipment', 'send return shipment'), ('read_status', 'read status')], max_length=32)),
-                ('idempotency_key', models.CharField(max_length=120, unique=True)),
-                ('payload', models.JSONField(help_text='Snapshot of the refund when the action was written.')),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('in_flight', 'In flight'), ('succeeded', 'Succeeded'), ('failed', 'Failed (refused by the marketplace)'), ('dead', 'Dead (gave up after retries)')], db_index=True, default='pending', max_length=12)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(db_index=True)),
-                ('claimed_until', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('response', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='outbound_actions', to='orders.marketplaceaccount')),
-                ('refund', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='outbound_actions', to='refunds.refund')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("create_refund", "create refund"),
+                            ("approve_return", "approve return"),
+                            ("deny_refund", "deny refund"),
+                            ("cancel_refund", "cancel refund"),
+                            ("send_return_shipment", "send return shipment"),
+                            ("read_status", "read status"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=120, unique=True)),
+                (
+                    "payload",
+                    models.JSONField(
+                        help_text="Snapshot of the refund when the action was written."
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("in_flight", "In flight"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed (refused by the marketplace)"),
+                            ("dead", "Dead (gave up after retries)"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(db_index=True)),
+                ("claimed_until", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("response", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="outbound_actions",
+                        to="orders.marketplaceaccount",
+                    ),
+                ),
+                (
+                    "refund",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="outbound_actions",
+                        to="refunds.refund",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='OutboundAttempt',
+            name="OutboundAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('outcome', models.CharField(max_length=20)),
-                ('message', models.TextField(blank=True)),
-                ('response', models.JSONField(blank=True, default=dict)),
-                ('action', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_log', to='integrations.outboundaction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("outcome", models.CharField(max_length=20)),
+                ("message", models.TextField(blank=True)),
+                ("response", models.JSONField(blank=True, default=dict)),
+                (
+                    "action",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempt_log",
+                        to="integrations.outboundaction",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['action', 'number'],
+                "ordering": ["action", "number"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookEvent',
+            name="WebhookEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('adapter_key', models.CharField(max_length=32)),
-                ('name', models.CharField(help_text='The webhook endpoint, e.g. order-cancel.', max_length=60)),
-                ('delivery_key', models.CharField(max_length=200)),
-                ('topic', models.CharField(blank=True, max_length=40)),
-                ('headers', models.JSONField(default=dict)),
-                ('body', models.TextField()),
-                ('state', models.CharField(choices=[('received', 'Received'), ('processed', 'Processed'), ('ignored', 'Ignored'), ('failed', 'Failed')], db_index=True, default='received', max_length=12)),
-                ('error', models.TextField(blank=True)),
-                ('received_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='webhook_events', to='orders.marketplaceaccount')),
-                ('refund', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='webhook_events', to='refunds.refund')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("adapter_key", models.CharField(max_length=32)),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="The webhook endpoint, e.g. order-cancel.", max_length=60
+                    ),
+                ),
+                ("delivery_key", models.CharField(max_length=200)),
+                ("topic", models.CharField(blank=True, max_length=40)),
+                ("headers", models.JSONField(default=dict)),
+                ("body", models.TextField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("received", "Received"),
+                            ("processed", "Processed"),
+                            ("ignored", "Ignored"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="received",
+                        max_length=12,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("received_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="webhook_events",
+                        to="orders.marketplaceaccount",
+                    ),
+                ),
+                (
+                    "refund",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="webhook_events",
+                        to="refunds.refund",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='outboundaction',
-            index=models.Index(condition=models.Q(('state__in', ['pending', 'in_flight'])), fields=['next_attempt_at'], name='outbound_due_idx'),
+            model_name="outboundaction",
+            index=models.Index(
+                condition=models.Q(("state__in", ["pending", "in_flight"])),
+                fields=["next_attempt_at"],
+                name="outbound_due_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='outboundattempt',
-            constraint=models.UniqueConstraint(fields=('action', 'number'), name='outbound_attempt_once'),
+            model_name="outboundattempt",
+            constraint=models.UniqueConstraint(
+                fields=("action", "number"), name="outbound_attempt_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='webhookevent',
-            constraint=models.UniqueConstraint(fields=('adapter_key', 'delivery_key'), name='webhook_delivery_once'),
+            model_name="webhookevent",
+            constraint=models.UniqueConstraint(
+                fields=("adapter_key", "delivery_key"), name="webhook_delivery_once"
+            ),
         ),
     ]

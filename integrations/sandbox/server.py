@@ -18,6 +18,7 @@ It keeps its own state in memory, apart from Refund Desk's database. The control
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import heapq
 import json
@@ -154,7 +155,8 @@ class Simulator:
         self.config: dict[str, Any] = {}
         self.requests: list[dict] = []
         self._routes: list[Route] = [
-            (method, re.compile(f"^{pattern}$"), handler) for method, pattern, handler in self.routes()
+            (method, re.compile(f"^{pattern}$"), handler)
+            for method, pattern, handler in self.routes()
         ]
         self.reset()
 
@@ -198,10 +200,23 @@ class Simulator:
             return SandboxResponse.json({"message": "Method not allowed"}, status=405)
         return self.not_found(request)
 
-    def send_webhook(self, *, url: str, method: str = "POST", headers: dict, body: bytes,
-                     delay: float | None = None) -> None:
-        self.hub.schedule_webhook(self, url=url, method=method, headers=headers, body=body,
-                                  delay=self.faults.webhook_delay if delay is None else delay)
+    def send_webhook(
+        self,
+        *,
+        url: str,
+        method: str = "POST",
+        headers: dict,
+        body: bytes,
+        delay: float | None = None,
+    ) -> None:
+        self.hub.schedule_webhook(
+            self,
+            url=url,
+            method=method,
+            headers=headers,
+            body=body,
+            delay=self.faults.webhook_delay if delay is None else delay,
+        )
 
     def callback_url(self, path: str) -> str:
         base = self.config.get("callback_url") or self.hub.callback_url
@@ -223,8 +238,13 @@ class _Webhook:
 
 
 class SandboxHub:
-    def __init__(self, keys: Iterable[str] | None = None, *, callback_url: str = "",
-                 simulators: dict[str, type[Simulator]] | None = None):
+    def __init__(
+        self,
+        keys: Iterable[str] | None = None,
+        *,
+        callback_url: str = "",
+        simulators: dict[str, type[Simulator]] | None = None,
+    ):
         from integrations.registry import ADAPTERS, sandbox_class
 
         self.callback_url = callback_url or "http://127.0.0.1:8000"
@@ -237,22 +257,27 @@ class SandboxHub:
         self._cv = threading.Condition()
         self._stopping = False
         self._http = requests.Session()
-        self._sender = threading.Thread(target=self._send_loop, name="sandbox-webhooks", daemon=True)
+        self._sender = threading.Thread(
+            target=self._send_loop, name="sandbox-webhooks", daemon=True
+        )
         self._sender.start()
 
     # Webhooks --------------------------------------------------------------------------------
     def schedule_webhook(self, sim: Simulator, *, url, method, headers, body, delay) -> None:
         with self._cv:
             self._seq += 1
-            hook = _Webhook(time.monotonic() + delay, self._seq, sim.key, url, method, headers, body)
+            hook = _Webhook(
+                time.monotonic() + delay, self._seq, sim.key, url, method, headers, body
+            )
             if sim.faults.hold_webhooks:
                 self._held[sim.key].append(hook)
                 return
             heapq.heappush(self._queue, hook)
             if random.random() < sim.faults.webhook_duplicate_share:
                 self._seq += 1
-                heapq.heappush(self._queue, dataclasses.replace(hook, seq=self._seq,
-                                                                due=hook.due + 0.05))
+                heapq.heappush(
+                    self._queue, dataclasses.replace(hook, seq=self._seq, due=hook.due + 0.05)
+                )
             self._cv.notify()
 
     def release_webhooks(self, key: str, *, reverse: bool, duplicate: bool) -> int:
@@ -264,8 +289,10 @@ class SandboxHub:
             for i, hook in enumerate(held):
                 for copy in range(2 if duplicate else 1):
                     self._seq += 1
-                    heapq.heappush(self._queue, dataclasses.replace(
-                        hook, due=now + i * 0.05 + copy * 0.01, seq=self._seq))
+                    heapq.heappush(
+                        self._queue,
+                        dataclasses.replace(hook, due=now + i * 0.05 + copy * 0.01, seq=self._seq),
+                    )
             self._cv.notify()
             return len(held)
 
@@ -273,25 +300,35 @@ class SandboxHub:
         """Make every queued webhook of `key` due now."""
         with self._cv:
             now = time.monotonic()
-            self._queue = [dataclasses.replace(h, due=min(h.due, now)) if h.key == key else h
-                           for h in self._queue]
+            self._queue = [
+                dataclasses.replace(h, due=min(h.due, now)) if h.key == key else h
+                for h in self._queue
+            ]
             heapq.heapify(self._queue)
             self._cv.notify()
 
     def _send_loop(self) -> None:
         while True:
             with self._cv:
-                while not self._stopping and (not self._queue or self._queue[0].due > time.monotonic()):
+                while not self._stopping and (
+                    not self._queue or self._queue[0].due > time.monotonic()
+                ):
                     timeout = self._queue[0].due - time.monotonic() if self._queue else None
                     self._cv.wait(timeout)
                 if self._stopping:
                     return
                 hook = heapq.heappop(self._queue)
-            entry = {"url": hook.url, "method": hook.method, "body": hook.body.decode("utf-8", "replace"),
-                     "headers": hook.headers, "sent_at": time.time()}
+            entry = {
+                "url": hook.url,
+                "method": hook.method,
+                "body": hook.body.decode("utf-8", "replace"),
+                "headers": hook.headers,
+                "sent_at": time.time(),
+            }
             try:
-                response = self._http.request(hook.method, hook.url, headers=hook.headers,
-                                              data=hook.body, timeout=(3, 10))
+                response = self._http.request(
+                    hook.method, hook.url, headers=hook.headers, data=hook.body, timeout=(3, 10)
+                )
                 entry["status"] = response.status_code
             except requests.RequestException as exc:
                 entry["status"] = None
@@ -319,11 +356,16 @@ class SandboxHub:
             return SandboxResponse.json({"message": f"No sandbox at /{prefix}"}, status=404)
         request.path = "/" + (parts[2] if len(parts) > 2 else "")
         with sim.lock:
-            sim.requests.append({
-                "method": request.method, "path": request.path, "query": request.query,
-                "headers": dict(request.headers), "body": request.body.decode("utf-8", "replace"),
-                "at": time.time(),
-            })
+            sim.requests.append(
+                {
+                    "method": request.method,
+                    "path": request.path,
+                    "query": request.query,
+                    "headers": dict(request.headers),
+                    "body": request.body.decode("utf-8", "replace"),
+                    "at": time.time(),
+                }
+            )
         return self._with_faults(sim, request)
 
     def _take_scripted(self, sim: Simulator, request: SandboxRequest) -> dict | None:
@@ -342,8 +384,12 @@ class SandboxHub:
         kind = str(fault["fault"]) if fault else ""
         if not kind:
             roll = random.random()
-            for name, share in (("hang", faults.hang_share), ("429", faults.rate_limit_share),
-                                ("error", faults.error_share), ("drop", faults.drop_share)):
+            for name, share in (
+                ("hang", faults.hang_share),
+                ("429", faults.rate_limit_share),
+                ("error", faults.error_share),
+                ("drop", faults.drop_share),
+            ):
                 if roll < share:
                     kind = name
                     break
@@ -359,7 +405,8 @@ class SandboxHub:
         if kind == "429":
             retry_after = (fault or {}).get("retry_after", faults.retry_after)
             return SandboxResponse.json(
-                {"message": "Too many requests"}, status=429,
+                {"message": "Too many requests"},
+                status=429,
                 headers={"Retry-After": str(retry_after)},
             )
         if kind == "error":
@@ -400,7 +447,9 @@ class SandboxHub:
         except (ValueError, TypeError, KeyError) as exc:
             return SandboxResponse.json({"message": str(exc)}, status=400)
 
-    def _control_sim(self, sim: Simulator, request: SandboxRequest, rest: str, body) -> SandboxResponse:
+    def _control_sim(
+        self, sim: Simulator, request: SandboxRequest, rest: str, body
+    ) -> SandboxResponse:
         method = request.method
         if rest == "/faults":
             if method == "PUT":
@@ -426,12 +475,13 @@ class SandboxHub:
                 return SandboxResponse.json(list(sim.requests))
         if rest == "/webhooks" and method == "GET":
             with self._cv:
-                return SandboxResponse.json({
-                    "sent": list(self._sent[sim.key]), "pending": self.pending_webhooks(sim.key)
-                })
+                return SandboxResponse.json(
+                    {"sent": list(self._sent[sim.key]), "pending": self.pending_webhooks(sim.key)}
+                )
         if rest == "/webhooks/release" and method == "POST":
             count = self.release_webhooks(
-                sim.key, reverse=request.arg("order") == "reverse",
+                sim.key,
+                reverse=request.arg("order") == "reverse",
                 duplicate=request.arg("duplicate") in ("1", "true"),
             )
             return SandboxResponse.json({"released": count})
@@ -451,8 +501,12 @@ def _handler_class(hub: SandboxHub):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             request = SandboxRequest(
-                method=self.command, path=url.path, query=parse_qs(url.query, keep_blank_values=True),
-                headers=Headers(self.headers.items()), body=body, remote=self.client_address[0],
+                method=self.command,
+                path=url.path,
+                query=parse_qs(url.query, keep_blank_values=True),
+                headers=Headers(self.headers.items()),
+                body=body,
+                remote=self.client_address[0],
             )
             try:
                 response = hub.handle(request, url.path)
@@ -461,10 +515,8 @@ def _handler_class(hub: SandboxHub):
                 response = SandboxResponse.json({"message": "Sandbox crashed"}, status=500)
             if response.drop:
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     self.connection.shutdown(2)
-                except OSError:
-                    pass
                 return
             self.send_response(response.status)
             for key, value in response.headers.items():
@@ -488,7 +540,9 @@ class SandboxServer(ThreadingHTTPServer):
     request_queue_size = 128
 
 
-def make_server(host: str = "127.0.0.1", port: int = 8001, **hub_kwargs) -> tuple[SandboxServer, SandboxHub]:
+def make_server(
+    host: str = "127.0.0.1", port: int = 8001, **hub_kwargs
+) -> tuple[SandboxServer, SandboxHub]:
     hub = SandboxHub(**hub_kwargs)
     server = SandboxServer((host, port), _handler_class(hub))
     return server, hub

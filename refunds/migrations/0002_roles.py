@@ -4,13 +4,34 @@ from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 AGENT = [
-    "view_refund", "add_refund", "change_refund", "approve_refund", "deny_refund",
-    "receive_refund", "cancel_refund", "retry_refund", "view_refundline", "view_refundevent",
-    "view_order", "view_orderline", "view_paymentline", "view_customer",
-    "view_marketplaceaccount", "view_outboundaction", "view_webhookevent",
+    "view_refund",
+    "add_refund",
+    "change_refund",
+    "approve_refund",
+    "deny_refund",
+    "receive_refund",
+    "cancel_refund",
+    "retry_refund",
+    "view_refundline",
+    "view_refundevent",
+    "view_order",
+    "view_orderline",
+    "view_paymentline",
+    "view_customer",
+    "view_marketplaceaccount",
+    "view_outboundaction",
+    "view_webhookevent",
 ]
-MANAGER = [*AGENT, "approve_large_refund", "change_outboundaction", "add_order", "change_order",
-           "change_marketplaceaccount", "add_marketplaceaccount", "change_customer"]
+MANAGER = [
+    *AGENT,
+    "approve_large_refund",
+    "change_outboundaction",
+    "add_order",
+    "change_order",
+    "change_marketplaceaccount",
+    "add_marketplaceaccount",
+    "change_customer",
+]
 GROUPS = {"Customer": [], "Refund agent": AGENT, "Refund manager": MANAGER}
 
 

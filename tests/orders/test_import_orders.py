@@ -152,7 +152,8 @@ def test_same_number_on_two_accounts_are_two_orders(account):
         ),
         (
             {"placed_at": "2026-13-45T10:00:00+00:00"},
-            "placed_at: '2026-13-45T10:00:00+00:00' is not an ISO-8601 date and time with an offset",
+            "placed_at: '2026-13-45T10:00:00+00:00' "
+            "is not an ISO-8601 date and time with an offset",
         ),
         (
             {"placed_at": "2026-11-01T10:00:00"},

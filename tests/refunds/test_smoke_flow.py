@@ -12,7 +12,10 @@ from refunds.services import refund_approve, refund_request
 def test_customer_request_then_agent_approve_writes_event_and_outbox(order, customer_user, agent):
     line = order.lines.first()
     refund = refund_request(
-        actor=customer_user, order=order, reason_code="damaged", refund_only=True,
+        actor=customer_user,
+        order=order,
+        reason_code="damaged",
+        refund_only=True,
         lines=[LineChoice(order_line_id=line.pk, quantity=1)],
     )
     assert refund.total == Decimal("10.00")

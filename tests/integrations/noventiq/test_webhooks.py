@@ -88,9 +88,7 @@ def test_wrong_signature_is_rejected(adapter, delivered):
     hook = delivered[0]
     headers = {**hook["headers"], "signature": "0" * 128}
     with pytest.raises(WebhookRejected) as exc:
-        adapter.parse_webhook(
-            name="", method="POST", headers=headers, body=hook["body"].encode()
-        )
+        adapter.parse_webhook(name="", method="POST", headers=headers, body=hook["body"].encode())
     assert exc.value.status == 401
     assert exc.value.message == "Wrong Noventiq signature"
 
@@ -146,9 +144,7 @@ def test_unknown_name_method_and_non_json_are_rejected(adapter):
         adapter.parse_webhook(name="", method="GET", headers={}, body=b"{}")
     assert exc.value.status == 405
     with pytest.raises(WebhookRejected) as exc:
-        adapter.parse_webhook(
-            name="", method="POST", headers={"signature": "ab"}, body=b"not json"
-        )
+        adapter.parse_webhook(name="", method="POST", headers={"signature": "ab"}, body=b"not json")
     assert exc.value.status == 400
 
 
