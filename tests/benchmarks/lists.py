@@ -1,0 +1,112 @@
+"""Part 2: the staff queue, the API list and the admin changelist against raw SQL."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from tests.benchmarks.common import pct, record
+
+
+def bench_lists() -> None:
+    from django.contrib.auth.models import Group, User
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from orders.models import Order
+
+    user, _ = User.objects.get_or_create(
+        username="bench-manager@example.com", defaults={"is_staff": True, "is_superuser": False}
+    )
+    user.groups.add(Group.objects.get(name="Refund manager"))
+    client = Client()
+    client.force_login(user)
+    sample = Order.objects.select_related("customer").order_by("id")[500]
+    number, email = sample.external_number, sample.customer.email
+
+    raw_base = (
+        "SELECT r.id, r.status, r.total, r.currency, r.created_at, o.external_number, "
+        "a.name, c.email FROM refunds_refund r JOIN orders_order o ON o.id = r.order_id "
+        "JOIN orders_marketplaceaccount a ON a.id = o.account_id "
+        "JOIN orders_customer c ON c.id = o.customer_id {where} "
+        "ORDER BY r.created_at DESC, r.id DESC LIMIT 50"
+    )
+    variants = {
+        "unfiltered": ("", {}, ""),
+        "status=WAITING": ("WHERE r.status = %(s)s", {"s": "WAITING"}, "status=WAITING"),
+        "search order number": ("WHERE o.external_number = %(q)s", {"q": number}, f"q={number}"),
+        "search e-mail": ("WHERE c.email = %(q)s", {"q": email}, f"q={email}"),
+    }
+    endpoints = {
+        "staff queue": "/staff/refunds/?{qs}&page_size=50",
+        "API list": "/api/v2/refunds?size=50&{qs}",
+        "admin changelist": "/admin/refunds/refund/?{qs}",
+    }
+    api_qs = {
+        "unfiltered": "",
+        "status=WAITING": "status=WAITING",
+        "search order number": f"orderNumber={number}",
+        "search e-mail": f"customerEmail={email}",
+    }
+    admin_qs = {
+        "unfiltered": "",
+        "status=WAITING": "status__exact=WAITING",
+        "search order number": f"q={number}",
+        "search e-mail": f"q={email}",
+    }
+    for variant, (where, params, qs) in variants.items():
+        raw_times = []
+        sql = raw_base.format(where=where)
+        with connection.cursor() as cursor:
+            for _ in range(25):
+                t0 = time.perf_counter()
+                cursor.execute(sql, params)
+                cursor.fetchall()
+                raw_times.append(time.perf_counter() - t0)
+        raw_median = statistics.median(raw_times)
+        for endpoint, pattern in endpoints.items():
+            query = {"API list": api_qs, "admin changelist": admin_qs}.get(endpoint, {}).get(
+                variant, qs
+            )
+            url = pattern.format(qs=query)
+            times, queries, status = [], set(), None
+            for i in range(25):
+                with CaptureQueriesContext(connection) as ctx:
+                    t0 = time.perf_counter()
+                    response = client.get(url)
+                    elapsed = time.perf_counter() - t0
+                status = response.status_code
+                if i >= 3:
+                    times.append(elapsed)
+                    queries.add(len(ctx.captured_queries))
+            med, p95 = statistics.median(times) * 1000, pct(times, 0.95) * 1000
+            ratio = med / (raw_median * 1000)
+            label = f"{endpoint}, {variant}"
+            if status != 200:
+                record("lists", label, f"HTTP {status}", "", "200", False, url)
+                continue
+            record(
+                "lists",
+                f"{label}: median / p95",
+                f"{med:.1f} / {p95:.1f}",
+                "ms",
+                "p95 < 100 ms",
+                p95 < 100,
+            )
+            record(
+                "lists",
+                f"{label}: SQL queries per request",
+                "/".join(map(str, sorted(queries))),
+                "",
+                "constant",
+                len(queries) == 1,
+            )
+            record(
+                "lists",
+                f"{label}: ratio to raw SQL ({raw_median * 1000:.2f} ms)",
+                f"{ratio:.1f}",
+                "x",
+                "< 3",
+                ratio < 3,
+            )
