@@ -13,6 +13,7 @@ from integrations.models import OutboundAction
 
 from . import services
 from .errors import RefundError
+from .filters import search_refunds
 from .models import Refund, RefundEvent, RefundLine
 from .states import STAFF_PERMISSION, Action
 
@@ -98,9 +99,15 @@ class RefundAdmin(admin.ModelAdmin):
         "return_tracking_id",
         "external_id",
     )
+    search_help_text = (
+        "Exact order number, customer e-mail, refund id (42 or RD-42), return tracking id or "
+        "the marketplace's refund id."
+    )
     list_select_related = ("order", "order__account", "order__customer")
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its drill-down runs SELECT DISTINCT date_trunc(...) over every refund on
+    # each page view (60 ms at 100,000 refunds); the created_at list filter covers the same need.
     list_per_page = 50
+    show_full_result_count = False  # a filtered page does not also count every refund
     inlines = (RefundLineInline, RefundEventInline, OutboundActionInline)
     actions = ("approve_selected", "deny_selected")
     fieldsets = (
@@ -147,6 +154,11 @@ class RefundAdmin(admin.ModelAdmin):
         ),
         ("Dates", {"fields": ("created_at", "updated_at", "confirmed_at", "issued_at")}),
     )
+
+    def get_search_results(self, request, queryset, search_term):
+        # The staff queue's search: exact matches that each use an index, instead of the admin's
+        # icontains across three joins (a scan of every refund, 0.3-0.5 s per query at 100,000).
+        return search_refunds(queryset, search_term), False
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Refund._meta.fields]

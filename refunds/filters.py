@@ -8,7 +8,7 @@ from django import forms
 from django.db.models import Q
 
 from integrations.registry import adapter_choices
-from orders.models import MarketplaceAccount
+from orders.models import Customer, MarketplaceAccount, Order
 
 from .models import ReasonCode, Refund, StatusChoices
 
@@ -21,23 +21,35 @@ SORTS = (
 )
 
 
-def _search(queryset, name, value):
+def search_refunds(queryset, value: str):
     """Order number, customer e-mail, refund id (42 or RD-42), tracking id or the marketplace's
-    refund id. Exact matches only, so every branch can use an index on a large queue."""
+    refund id. Exact matches only (in the case typed, lower or upper case), so every branch uses
+    an index on a large queue.
+
+    The order side (number or customer e-mail) is resolved first, in one UNION query whose two
+    halves each use an index; the refund filter is then an OR of columns of the refund table
+    alone, which PostgreSQL answers with a bitmap OR of indexes. An OR across the joins instead
+    scans every refund (0.5 s at 100,000 refunds; see BENCHMARKS.md)."""
     value = (value or "").strip()
     if not value:
         return queryset
     variants = list(dict.fromkeys([value, value.lower(), value.upper()]))
+    by_number = Order.objects.filter(external_number__in=variants).values_list("pk", flat=True)
+    by_email = Order.objects.filter(
+        customer__in=Customer.objects.filter(email__in=variants).values("pk")
+    ).values_list("pk", flat=True)
+    order_ids = list(by_number.order_by().union(by_email.order_by()))
     query = (
-        Q(order__external_number__in=variants)
-        | Q(order__customer__email__in=variants)
-        | Q(return_tracking_id__in=variants)
-        | Q(external_id__in=variants)
+        Q(order_id__in=order_ids) | Q(return_tracking_id__in=variants) | Q(external_id__in=variants)
     )
     number = value.upper().removeprefix("RD-").removeprefix("#")
     if number.isdigit() and len(number) < 18:
         query |= Q(pk=int(number))
     return queryset.filter(query)
+
+
+def _search(queryset, name, value):
+    return search_refunds(queryset, value)
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
@@ -59,7 +71,9 @@ class RefundQueueFilter(django_filters.FilterSet):
         ),
     )
     status = django_filters.MultipleChoiceFilter(
-        choices=StatusChoices.choices, widget=forms.SelectMultiple(attrs={"size": 3})
+        choices=StatusChoices.choices,
+        widget=forms.SelectMultiple(attrs={"size": 3}),
+        distinct=False,  # a column of the refund itself: no join, so no duplicates to remove
     )
     marketplace = django_filters.ChoiceFilter(
         field_name="order__account__adapter_key", choices=adapter_choices, label="Marketplace"

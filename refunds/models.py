@@ -88,9 +88,9 @@ class Refund(models.Model):
     # The marketplace's ids for this refund (its refund id, and its request id where it has one).
     external_id = models.CharField(max_length=120, blank=True, default="")
     external_request_id = models.CharField(max_length=120, blank=True, default="")
-    needs_attention = models.BooleanField(default=False, db_index=True)
+    needs_attention = models.BooleanField(default=False)
     attention_message = models.TextField(blank=True)
-    has_drift = models.BooleanField(default=False, db_index=True)
+    has_drift = models.BooleanField(default=False)
     drift_note = models.TextField(blank=True)
 
     class Meta:
@@ -135,6 +135,16 @@ class Refund(models.Model):
             models.Index(fields=["status", "-created_at"], name="refund_status_created_idx"),
             models.Index(fields=["return_tracking_id"], name="refund_tracking_idx"),
             models.Index(fields=["external_id"], name="refund_external_id_idx"),
+            # Only the few flagged refunds are indexed: the "Needs attention" and drift counts
+            # and filters read these, and unflagged writes never touch them.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(needs_attention=True),
+                name="refund_attention_idx",
+            ),
+            models.Index(
+                fields=["created_at"], condition=Q(has_drift=True), name="refund_drift_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -47,6 +47,31 @@ def test_refund_changelist_filters_and_search(client, manager, agent, order, cus
 
 
 @pytest.mark.django_db
+def test_changelist_search_is_exact_on_indexed_fields_in_any_case(
+    client, manager, agent, order, customer_user
+):
+    refund = _refund(order, customer_user)
+    second = _refund(factories.make_order(customer=order.customer), customer_user)
+    other = _refund(factories.make_order(), agent)
+    Refund.objects.filter(pk=other.pk).update(return_tracking_id="1Z999AA10123456784")
+    client.force_login(manager)
+
+    def found(term):
+        response = client.get(CHANGELIST, {"q": term})
+        assert response.status_code == 200
+        return sorted(r.pk for r in response.context["cl"].result_list)
+
+    assert found("ALICE@example.com") == sorted([refund.pk, second.pk])
+    assert found(order.external_number.lower()) == [refund.pk]
+    assert found(refund.number) == [refund.pk]
+    assert found(str(other.pk)) == [other.pk]
+    assert found("1z999aa10123456784") == [other.pk]
+    assert found("alice") == []  # a fragment matches nothing: every branch is an index lookup
+    response = client.get(CHANGELIST, {"q": "alice"})
+    assert "Exact order number, customer e-mail" in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_refund_change_page_is_read_only_with_inlines(client, manager, agent, order, customer_user):
     refund = _refund(order, customer_user)
     refund_approve(actor=agent, refund=refund)

@@ -158,6 +158,37 @@ def test_list_filters_and_pages_from_zero(order, customer_user):
     assert client.get("/api/v2/refunds", {"size": 0}).status_code == 400
 
 
+def test_list_filters_by_order_number_email_and_search_within_what_the_user_sees(
+    order, customer_user, agent
+):
+    mine = _request(order, customer_user)
+    bob = factories.UserFactory(username="bob@example.com")
+    bob_order = factories.make_order(
+        customer=factories.CustomerFactory(email="bob@example.com", user=bob)
+    )
+    bobs = _request(bob_order, bob)
+    staff = client_for(agent)
+
+    def ids(client, **params):
+        response = client.get("/api/v2/refunds", params)
+        assert response.status_code == 200, response.content
+        return [r["id"] for r in response.json()["data"]]
+
+    assert ids(staff, orderNumber=order.external_number.lower()) == [mine.pk]
+    assert ids(staff, customerEmail="BOB@EXAMPLE.COM") == [bobs.pk]
+    assert ids(staff, q=bob_order.external_number) == [bobs.pk]
+    assert ids(staff, q=f"RD-{mine.pk}") == [mine.pk]
+    assert ids(staff, customerEmail="bob@example") == []
+    alice = client_for(customer_user)
+    assert ids(alice, customerEmail="bob@example.com") == []  # never another customer's
+    assert ids(alice, q=bob_order.external_number) == []
+    assert ids(alice, q=f"RD-{bobs.pk}") == []
+    assert ids(alice, q="alice@example.com") == [mine.pk]
+    too_long = staff.get("/api/v2/refunds", {"orderNumber": "x" * 121})
+    assert too_long.status_code == 400
+    assert too_long.json()["error"]["fields"].keys() == {"orderNumber"}
+
+
 def test_ship_init_while_waiting(order, customer_user, agent):
     refund = refund_approve(actor=agent, refund=_request(order, customer_user))
     response = client_for(customer_user).patch(

@@ -180,15 +180,78 @@ def _bulk_refunds(count):
 
 
 @pytest.mark.parametrize("rows", [10, 100])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # session, user, permissions (user + groups), tab counts (which also give the page's
+        # count), page rows and the accounts offered in the filter
+        ({}, 7),
+        ({"status": "REQUESTED"}, 7),
+        # plus the page's own count
+        ({"reason": "damaged"}, 8),
+        # plus the search's order lookup
+        ({"q": "ORDER"}, 9),
+    ],
+    ids=["unfiltered", "status", "reason", "search"],
+)
 @pytest.mark.django_db
-def test_queue_runs_a_fixed_number_of_queries(client, agent, rows, django_assert_num_queries):
-    _bulk_refunds(rows)
+def test_queue_runs_a_fixed_number_of_queries(
+    client, agent, rows, query, expected, django_assert_num_queries
+):
+    refunds = _bulk_refunds(rows)
+    query = {k: refunds[0].order.external_number if v == "ORDER" else v for k, v in query.items()}
     client.force_login(agent)
-    # session, user, permissions (user + groups), page count, tab counts, page rows and the
-    # accounts offered in the filter
-    with django_assert_num_queries(8):
-        response = client.get(QUEUE, {"per_page": str(rows)})
+    with django_assert_num_queries(expected):
+        response = client.get(QUEUE, {"per_page": str(rows), **query})
     assert len(response.context["rows"]) == rows
+
+
+@pytest.mark.django_db
+def test_page_count_from_tab_counts_matches_a_real_count(client, agent, order, customer_user):
+    requested = _refund(order, customer_user, line_index=0)
+    processing = _refund(order, customer_user, line_index=1, reason="defective")
+    drifting = _refund(order, customer_user, line_index=2)
+    Refund.objects.filter(pk=processing.pk).update(status="PROCESSING", needs_attention=True)
+    Refund.objects.filter(pk=drifting.pk).update(status="ISSUED", has_drift=True)
+    _refund(factories.make_order(), agent)
+    client.force_login(agent)
+    response = client.get(QUEUE)
+    tabs = {t["label"]: t["count"] for t in response.context["tabs"]}
+    assert (tabs["All"], tabs["Requested"], tabs["Processing"], tabs["Issued"]) == (4, 2, 1, 1)
+    assert tabs["Needs attention"] == 1
+    assert response.context["page"].paginator.count == 4
+    cases = [
+        ({"status": "REQUESTED"}, 2),
+        ({"status": ["REQUESTED", "ISSUED"]}, 3),
+        ({"attention": "on"}, 1),
+        ({"drift": "on"}, 1),
+        ({"status": "REQUESTED", "reason": "damaged"}, 2),
+        ({"status": "PROCESSING", "attention": "on"}, 1),
+        ({"q": order.external_number}, 3),
+        ({"q": order.external_number, "status": "REQUESTED"}, 1),
+    ]
+    for query, count in cases:
+        response = client.get(QUEUE, query)
+        assert response.context["page"].paginator.count == count, query
+        assert len(response.context["rows"]) == count, query
+    assert requested.number in _numbers(client.get(QUEUE, {"status": "REQUESTED"}))
+
+
+@pytest.mark.django_db
+def test_search_ignores_case_and_matches_every_order_of_the_customer(
+    client, agent, order, customer_user
+):
+    first = _refund(order, customer_user)
+    second_order = factories.make_order(customer=order.customer)
+    second = _refund(second_order, customer_user)
+    client.force_login(agent)
+    for term in ("ALICE@EXAMPLE.COM", " alice@example.com ", "Alice@Example.com"):
+        assert sorted(_numbers(client.get(QUEUE, {"q": term}))) == sorted(
+            [first.number, second.number]
+        ), term
+    assert _numbers(client.get(QUEUE, {"q": order.external_number.lower()})) == [first.number]
+    assert _numbers(client.get(QUEUE, {"q": f"rd-{first.pk}"})) == [first.number]
+    assert _numbers(client.get(QUEUE, {"q": "alice@example"})) == []  # exact, not a fragment
 
 
 @pytest.mark.django_db
