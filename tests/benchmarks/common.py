@@ -29,7 +29,8 @@ def record(
     )
     flag = "" if met is None else ("  OK" if met else "  MISSED")
     print(
-        f"[{section}] {name}: {value} {unit} {('target ' + target) if target else ''}{flag}",
+        f"[{section}] {name}: {value} {unit} {('target ' + target) if target else ''}{flag}"
+        + (f"  ({note})" if note else ""),
         flush=True,
     )
 
