@@ -7,8 +7,9 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
+from django.db.models import Prefetch
 
-from .models import Refund
+from .models import Refund, RefundLine
 from .states import STATUS_LABELS, RefundStatus
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,9 @@ CUSTOMER_TEXT = {
 def status_changed(refund_id: int, old: str, new: str) -> None:
     refund = (
         Refund.objects.select_related("order__customer")
-        .prefetch_related("lines__order_line")
+        .prefetch_related(
+            Prefetch("lines", queryset=RefundLine.objects.select_related("order_line"))
+        )
         .filter(pk=refund_id)
         .first()
     )

@@ -53,10 +53,7 @@ def order_refundable(order: Order, *, exclude_refund_id: int | None = None) -> O
             units=Sum("quantity", filter=Q(refund__covers_cancellation=False)),
         )
     }
-    refunds = Refund.objects.filter(order=order, status__in=ACTIVE)
-    if exclude_refund_id:
-        refunds = refunds.exclude(pk=exclude_refund_id)
-    sums = refunds.aggregate(
+    sums = _active_refunds(order, exclude_refund_id).aggregate(
         shipping=Sum("shipping_amount"), additional=Sum("additional_amount"), total=Sum("total")
     )
     lines = {}
@@ -84,6 +81,20 @@ def order_refundable(order: Order, *, exclude_refund_id: int | None = None) -> O
         total=max(order.grand_total - refunded_total, ZERO),
         refunded_total=refunded_total,
     )
+
+
+def order_refundable_total(order: Order, *, exclude_refund_id: int | None = None) -> Decimal:
+    """Only the order total still refundable (`order_refundable(...).total`) in one query: what
+    an approval re-checks while it holds the order's lock, so that check stays short."""
+    refunded = _active_refunds(order, exclude_refund_id).aggregate(total=Sum("total"))["total"]
+    return max(order.grand_total - (refunded or ZERO), ZERO)
+
+
+def _active_refunds(order: Order, exclude_refund_id: int | None) -> QuerySet[Refund]:
+    refunds = Refund.objects.filter(order=order, status__in=ACTIVE)
+    if exclude_refund_id:
+        refunds = refunds.exclude(pk=exclude_refund_id)
+    return refunds
 
 
 def refund_queryset() -> QuerySet[Refund]:

@@ -32,7 +32,7 @@ from .models import (
     RequesterRole,
 )
 from .money import quantize
-from .selectors import order_refundable
+from .selectors import order_refundable_total
 from .states import (
     LARGE_REFUND_PERMISSION,
     ROLES,
@@ -85,13 +85,38 @@ def _role(actor, action: Action, order: Order) -> Role:
     raise RefundError(f"You do not have permission to {action.value} this refund", code="forbidden")
 
 
-def _lock(refund_id: int) -> tuple[Order, Refund]:
-    """Lock the order first, then the refund: every writer takes them in this order."""
-    order_id = Refund.objects.values_list("order_id", flat=True).get(pk=refund_id)
-    order = Order.objects.select_for_update().select_related("customer", "account").get(pk=order_id)
-    refund = Refund.objects.select_for_update().get(pk=refund_id)
+def _lock_order(order_id: int) -> Order:
+    """Lock the order's row only (`of=self`): without it PostgreSQL would also lock the joined
+    customer and marketplace account rows, and every writer of any order of that account would
+    queue behind one another."""
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("customer", "account")
+        .get(pk=order_id)
+    )
+
+
+def _lock(refund: Refund) -> tuple[Order, Refund]:
+    """Lock the order first, then the refund: every writer takes them in this order. A refund
+    never moves to another order, so the caller's `order_id` names the order to lock (a refund
+    not loaded from the database costs one read first)."""
+    order_id = refund.order_id or Refund.objects.values_list("order_id", flat=True).get(
+        pk=refund.pk
+    )
+    order = _lock_order(order_id)
+    refund = Refund.objects.select_for_update().get(pk=refund.pk)
+    if refund.order_id != order.pk:  # only an instance whose order_id was changed in memory
+        raise ValueError(f"Refund {refund.pk} is not on order {order_id}")
     refund.order = order
     return order, refund
+
+
+def _load_permissions(actor) -> None:
+    """Read a staff actor's permissions (two queries, cached on the user object) before any lock
+    is taken, so that the permission checks made under the lock cost nothing. Customers' and
+    superusers' checks read no permissions, so nothing is loaded for them."""
+    if actor is not None and actor.is_active and actor.is_staff and not actor.is_superuser:
+        actor.get_all_permissions()
 
 
 def _transition(action: Action, refund: Refund) -> RefundStatus:
@@ -183,10 +208,9 @@ def refund_request(
             f"Choose a reason from the list ({', '.join(ReasonCode.values)})", field="reason_code"
         )
     explanation = _clean_text(customer_explanation, "customer_explanation", max_length=2000)
+    _load_permissions(actor)
     with transaction.atomic():
-        order = (
-            Order.objects.select_for_update().select_related("customer", "account").get(pk=order.pk)
-        )
+        order = _lock_order(order.pk)
         role = _role(actor, Action.REQUEST, order)
         if role is Role.CUSTOMER and order.status not in ("paid", "fulfilled"):
             raise RefundError("Only paid orders can be refunded", field="order")
@@ -254,9 +278,13 @@ def refund_request(
 
 def refund_approve(*, actor, refund: Refund, note: str = "") -> Refund:
     """Approve: REQUESTED → WAITING (goods come back) or → PROCESSING (refund only, the
-    marketplace is told at once). Maker-checker and the approval limit apply."""
+    marketplace is told at once). Maker-checker and the approval limit apply.
+
+    Approvals of one order queue on its lock, so the locked part reads only what it must: the
+    order, the refund and the sum of the order's other active refunds."""
+    _load_permissions(actor)
     with transaction.atomic():
-        order, refund = _lock(refund.pk)
+        order, refund = _lock(refund)
         _role(actor, Action.APPROVE, order)
         new_status = _transition(Action.APPROVE, refund)
         if refund.requested_by_id == actor.pk:
@@ -285,10 +313,10 @@ def refund_approve(*, actor, refund: Refund, note: str = "") -> Refund:
 
 
 def _recheck_money(refund: Refund) -> None:
-    room = order_refundable(refund.order, exclude_refund_id=refund.pk)
-    if refund.total > room.total:
+    room = order_refundable_total(refund.order, exclude_refund_id=refund.pk)
+    if refund.total > room:
         raise RefundError(
-            f"Order {refund.order.external_number}: {room.total} {refund.currency} refundable, "
+            f"Order {refund.order.external_number}: {room} {refund.currency} refundable, "
             f"{refund.total} in this refund",
             code="over_refund",
         )
@@ -298,8 +326,9 @@ def refund_deny(*, actor, refund: Refund, reason: str, via: str = "") -> Refund:
     """Deny with a reason the customer will read. A PROCESSING refund can be denied only when its
     delivery failed for good ("needs attention")."""
     reason = _clean_text(reason, "reason", max_length=2000, required=True)
+    _load_permissions(actor)
     with transaction.atomic():
-        order, refund = _lock(refund.pk)
+        order, refund = _lock(refund)
         _role(actor, Action.DENY, order)
         new_status = _transition(Action.DENY, refund)
         if refund.status == RefundStatus.PROCESSING and not refund.needs_attention:
@@ -323,8 +352,9 @@ def refund_ship(*, actor, refund: Refund, tracking_id: str, carrier: str, via: s
     """Record the return shipment (tracking id and carrier) while the refund is WAITING."""
     tracking_id = _clean_text(tracking_id, "tracking_id", max_length=100, required=True)
     carrier = _clean_text(carrier, "carrier", max_length=100, required=True)
+    _load_permissions(actor)
     with transaction.atomic():
-        order, refund = _lock(refund.pk)
+        order, refund = _lock(refund)
         _role(actor, Action.SHIP, order)
         _transition(Action.SHIP, refund)
         if refund.refund_only:
@@ -355,8 +385,9 @@ def refund_receive(
 ) -> Refund:
     """Record the goods that came back (per refund line: units received and whether they go back
     into stock): WAITING → PROCESSING. The refund is capped to what was received."""
+    _load_permissions(actor)
     with transaction.atomic():
-        order, refund = _lock(refund.pk)
+        order, refund = _lock(refund)
         _role(actor, Action.RECEIVE, order)
         new_status = _transition(Action.RECEIVE, refund)
         lines = {line.pk: line for line in refund.lines.select_related("order_line")}
@@ -419,8 +450,9 @@ def refund_receive(
 
 def refund_cancel(*, actor, refund: Refund, note: str = "", via: str = "") -> Refund:
     """Cancel: the requester (customer) or staff, while REQUESTED or WAITING."""
+    _load_permissions(actor)
     with transaction.atomic():
-        order, refund = _lock(refund.pk)
+        order, refund = _lock(refund)
         role = _role(actor, Action.CANCEL, order)
         new_status = _transition(Action.CANCEL, refund)
         if (
@@ -447,8 +479,9 @@ def refund_cancel(*, actor, refund: Refund, note: str = "", via: str = "") -> Re
 
 def refund_retry(*, actor, refund: Refund, note: str = "") -> Refund:
     """Send a refund whose delivery failed for good once more, with a new outbox row."""
+    _load_permissions(actor)
     with transaction.atomic():
-        order, refund = _lock(refund.pk)
+        order, refund = _lock(refund)
         _role(actor, Action.RETRY, order)
         _transition(Action.RETRY, refund)
         if not refund.needs_attention:
@@ -469,7 +502,7 @@ def refund_apply_marketplace_result(
     """Apply what a marketplace answered (delivery task, webhook or poll). Idempotent, and a
     refund never moves backwards: a late "accepted" after "confirmed" changes nothing."""
     with transaction.atomic():
-        order, refund = _lock(refund.pk)
+        order, refund = _lock(refund)
         old = refund.status
         fields: list[str] = []
         changes: dict = {}
@@ -534,7 +567,7 @@ def refund_apply_remote_status(
     for staff to see."""
     new = RefundStatus(status)
     with transaction.atomic():
-        order, refund = _lock(refund.pk)
+        order, refund = _lock(refund)
         current = RefundStatus(refund.status)
         if new == current:
             return refund
@@ -582,7 +615,7 @@ def refund_apply_remote_status(
 
 def refund_flag_drift(*, refund: Refund, note: str, via: str) -> Refund:
     with transaction.atomic():
-        _, refund = _lock(refund.pk)
+        _, refund = _lock(refund)
         if refund.has_drift and refund.drift_note == note:
             return refund
         refund.has_drift, refund.drift_note = True, note
@@ -592,8 +625,9 @@ def refund_flag_drift(*, refund: Refund, note: str, via: str) -> Refund:
 
 
 def refund_resolve_drift(*, actor, refund: Refund, note: str = "") -> Refund:
+    _load_permissions(actor)
     with transaction.atomic():
-        order, refund = _lock(refund.pk)
+        order, refund = _lock(refund)
         _role(actor, Action.APPROVE, order)
         if not refund.has_drift:
             return refund

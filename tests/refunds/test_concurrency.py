@@ -132,3 +132,86 @@ def test_concurrent_amount_refunds_never_exceed_what_was_paid():
     # Six 15.00 refunds fit in 100.00 of lines, two 2.00 shipping refunds fit in 5.00.
     assert refunds.filter(shipping_amount=Decimal("2.00")).count() == 2
     assert refunds.filter(lines_amount=Decimal("15.00")).count() == 6
+
+
+@concurrent
+def test_concurrent_approvals_of_one_orders_refunds_each_happen_once():
+    order = factories.make_order(lines=((1, "10.00", "0.00", "0.00"),) * THREADS)
+    requester = factories.agent(username="requester@example.com")
+    agents = [factories.agent(username=f"racer{i}@example.com") for i in range(THREADS)]
+    refunds = [
+        refund_request(
+            actor=requester,
+            order=order,
+            reason_code="damaged",
+            refund_only=True,
+            lines=[LineChoice(order_line_id=line.pk, quantity=1)],
+        )
+        for line in order.lines.order_by("id")
+    ]
+
+    results = race(lambda i: refund_approve(actor=agents[i], refund=refunds[i]).status)
+
+    assert results == ["PROCESSING"] * THREADS
+    assert Refund.objects.filter(order=order, status="PROCESSING").count() == THREADS
+    assert RefundEvent.objects.filter(refund__order=order, action="approve").count() == THREADS
+    assert OutboundAction.objects.filter(refund__order=order).count() == THREADS
+    assert sorted(OutboundAction.objects.values_list("refund_id", flat=True)) == sorted(
+        r.pk for r in refunds
+    )
+
+
+@concurrent
+def test_approvals_of_different_orders_of_one_account_and_customer_do_not_wait():
+    """Only the order's and the refund's rows are locked: an approval in progress on one order
+    holds up approvals of that order, not of the account's or the customer's other orders."""
+    from django.db import OperationalError, transaction
+
+    first = factories.make_order(lines=((2, "10.00", "0.00", "0.00"),))
+    other = factories.make_order(account=first.account, customer=first.customer)
+    requester, approver = factories.agent(username="req@example.com"), factories.agent()
+
+    def request(order):
+        return refund_request(
+            actor=requester,
+            order=order,
+            reason_code="damaged",
+            refund_only=True,
+            lines=[LineChoice(order_line_id=order.lines.first().pk, quantity=1)],
+        )
+
+    in_progress, same_order, other_order = request(first), request(first), request(other)
+    held, release = threading.Event(), threading.Event()
+
+    def approve_and_wait():
+        try:
+            with transaction.atomic():
+                refund_approve(actor=factories.agent(), refund=in_progress)
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def approve_within(refund, seconds):
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{seconds}s'")
+            return refund_approve(actor=approver, refund=refund)
+
+    thread = threading.Thread(target=approve_and_wait)
+    thread.start()
+    try:
+        assert held.wait(timeout=30)
+        assert approve_within(other_order, 10).status == "PROCESSING"
+        with pytest.raises(OperationalError, match="lock timeout"):
+            approve_within(same_order, 1)
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    statuses = dict(Refund.objects.values_list("pk", "status"))
+    assert statuses == {
+        in_progress.pk: "PROCESSING",
+        same_order.pk: "REQUESTED",
+        other_order.pk: "PROCESSING",
+    }
+    assert OutboundAction.objects.count() == 2

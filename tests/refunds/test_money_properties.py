@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from refunds.calculator import LineChoice, propose_refund
 from refunds.errors import RefundError
 from refunds.models import Refund, RefundLine
-from refunds.selectors import ACTIVE, order_refundable
+from refunds.selectors import ACTIVE, order_refundable, order_refundable_total
 from refunds.services import (
     Received,
     refund_approve,
@@ -131,6 +131,11 @@ def _check_invariants(order):
         assert (agg["q"] or 0) <= line.quantity - line.cancelled_quantity
     room = order_refundable(order)
     assert room.total == order.grand_total - (sums["t"] or 0)
+    assert order_refundable_total(order) == room.total
+    for refund in Refund.objects.filter(order=order):
+        assert order_refundable_total(order, exclude_refund_id=refund.pk) == (
+            order_refundable(order, exclude_refund_id=refund.pk).total
+        )
     assert room.shipping == order.shipping_total - (sums["s"] or 0)
     for info in room.lines.values():
         assert info.amount >= 0
