@@ -6,6 +6,11 @@ refunds within what is refundable), so their throughput is set by the work done 
 approvals of distinct orders must not serialise at all. Every run builds fresh orders (with a
 fresh customer), so `run contention` can be repeated on the data set left behind. Each approval
 behaves like a request: its own database connection, the acting user and the refund loaded anew.
+All approvals run as threads of this one process, so the distinct-orders case (no shared lock) is
+the ceiling this process and machine allow; one order's approvals can at best come close to it.
+Here the lock holder also waits for the GIL after each of its queries (up to the 5 ms switch
+interval while another thread runs Python), so every query under the lock costs more than in a
+deployment of several processes.
 """
 
 from __future__ import annotations
@@ -110,16 +115,17 @@ def bench_contention(n: int = 50) -> None:
         finally:
             connection.close()
 
-    cases = (
-        ("distinct refunds of one order", open_refunds(fresh_order(n))),
-        ("the same refund", open_refunds(fresh_order(1)) * n),
+    cases = (  # (label, refund ids, whether the approvals queue on one order's lock)
+        ("distinct refunds of one order", open_refunds(fresh_order(n)), True),
+        ("the same refund", open_refunds(fresh_order(1)) * n, False),
         (
             "refunds of distinct orders of one account",
             [open_refunds(fresh_order(1))[0] for _ in range(n)],
+            False,
         ),
     )
     connection.close()
-    for label, ids in cases:
+    for label, ids, one_lock in cases:
         start = threading.Barrier(len(ids))
         t0 = time.perf_counter()
         with cf.ThreadPoolExecutor(len(ids)) as pool:
@@ -144,10 +150,11 @@ def bench_contention(n: int = 50) -> None:
             f"{pct(latencies, 0.5):.0f} / {pct(latencies, 0.95):.0f}",
             "ms",
         )
-        record(
-            "contention",
-            f"order lock held per committed approval of {label} (grant to commit), p50 / p95",
-            f"{pct(holds, 0.5):.1f} / {pct(holds, 0.95):.1f}",
-            "ms",
-        )
+        if one_lock:
+            record(
+                "contention",
+                f"order lock held per approval of {label} (grant to commit), p50 / p95",
+                f"{pct(holds, 0.5):.1f} / {pct(holds, 0.95):.1f}",
+                "ms",
+            )
         record("contention", f"outbox rows for {label}", rows, "", str(want), rows == want)
