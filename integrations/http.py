@@ -65,14 +65,15 @@ class MarketplaceSession(requests.Session):
             entry.update(error=type(exc).__name__, ms=round((time.monotonic() - started) * 1000))
             logger.warning(json.dumps(entry))
             raise
-        entry.update(
-            status=response.status_code,
-            ms=round((time.monotonic() - started) * 1000),
-            request_headers=redact_headers(response.request.headers),
-            request_body=redact_body(response.request.body),
-            response_body=redact_body(response.content[:2000]),
-        )
-        logger.info(json.dumps(entry))
+        if logger.isEnabledFor(logging.INFO):  # redacting and encoding cost: only when kept
+            entry.update(
+                status=response.status_code,
+                ms=round((time.monotonic() - started) * 1000),
+                request_headers=redact_headers(response.request.headers),
+                request_body=redact_body(response.request.body),
+                response_body=redact_body(response.content[:2000]),
+            )
+            logger.info(json.dumps(entry))
         return response
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
@@ -104,6 +104,9 @@ class Claim:
     reason: str = ""
     exhausted: bool = False  # the previous worker died and no attempts are left
     retry_in: float | None = None  # rate limited: send the message again after this delay
+    # The action as written by the claim (with its account), so that the task need not read it
+    # again before the call.
+    action: OutboundAction | None = field(default=None, compare=False, repr=False)
 
 
 def action_start_attempt(action_id: int) -> Claim:
@@ -112,8 +115,14 @@ def action_start_attempt(action_id: int) -> Claim:
     it in flight under a lease and write the attempt row before any HTTP leaves."""
     now = timezone.now()
     with transaction.atomic():
+        # `of=self`: lock the action only, not the joined account row (every delivery of the
+        # account would queue on it otherwise); a rate-limited account is locked explicitly by
+        # account_wait_seconds below.
         action = (
-            OutboundAction.objects.select_for_update(skip_locked=True).filter(pk=action_id).first()
+            OutboundAction.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("account")
+            .filter(pk=action_id)
+            .first()
         )
         if action is None:
             return Claim(action_id, 0, "locked by another worker or gone")
@@ -151,7 +160,7 @@ def action_start_attempt(action_id: int) -> Claim:
         OutboundAttempt.objects.create(
             action=action, number=action.attempts, started_at=now, outcome="started"
         )
-        return Claim(action_id, action.attempts)
+        return Claim(action_id, action.attempts, action=action)
 
 
 def backoff_ceiling(attempt: int) -> float:

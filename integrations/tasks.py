@@ -11,8 +11,12 @@ lost); the outbox row's state and idempotency key make every repeat harmless.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 import logging
+import threading
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -32,15 +36,59 @@ from .outbox import (
 logger = logging.getLogger(__name__)
 
 
+# Adapters are kept per worker thread and per account configuration, so that one adapter serves
+# many tasks: its token (HepsiGlobal, Noventiq), login cookie (LLZW) and keep-alive connections
+# outlive a single call. Per thread, because neither a requests.Session nor the adapters' token
+# renewal are shared between threads here. Any change to the account row (credentials, URL,
+# rate limit, ...) makes a new key, and an adapter is rebuilt after ADAPTER_MAX_AGE anyway.
+ADAPTER_MAX_AGE = 600.0
+_adapters = threading.local()
+
+
+def _adapter_key(account, config, rate) -> tuple:
+    return (
+        account.pk,
+        account.adapter_key,
+        config.base_url,
+        json.dumps(dict(config.credentials), sort_keys=True, default=str),
+        config.webhook_secret,
+        json.dumps(dict(config.options), sort_keys=True, default=str),
+        config.callback_base_url,
+        str(rate),
+        settings.MARKETPLACE_CONNECT_TIMEOUT,
+        settings.MARKETPLACE_READ_TIMEOUT,
+    )
+
+
 def account_adapter(account):
-    """The account's adapter, its session holding each request to the account's rate limit."""
+    """The account's adapter, its session holding each request to the account's rate limit;
+    reused by the thread's later tasks for the same account configuration."""
     from .payloads import account_config
     from .ratelimit import account_rate_limit, throttled_session
     from .registry import adapter_class
 
     config = account_config(account)
-    session = throttled_session(config, account_rate_limit(account))
-    return adapter_class(account.adapter_key)(config, session=session)
+    rate = account_rate_limit(account)
+    cls = adapter_class(account.adapter_key)
+    key = (cls, *_adapter_key(account, config, rate))
+    cache: dict = getattr(_adapters, "by_account", None)
+    if cache is None:
+        cache = _adapters.by_account = {}
+    now = time.monotonic()
+    for pk, (_key, built, old) in list(cache.items()):
+        if now - built >= ADAPTER_MAX_AGE and pk != account.pk:  # an account no longer used
+            del cache[pk]
+            with contextlib.suppress(Exception):
+                old.session.close()
+    cached = cache.get(account.pk)
+    if cached is not None and cached[0] == key and now - cached[1] < ADAPTER_MAX_AGE:
+        return cached[2]
+    if cached is not None:
+        with contextlib.suppress(Exception):
+            cached[2].session.close()
+    adapter = cls(config, session=throttled_session(config, rate))
+    cache[account.pk] = (key, now, adapter)
+    return adapter
 
 
 # --- delivery ---------------------------------------------------------------------------------
@@ -58,7 +106,7 @@ def deliver_outbound_action(action_id: int) -> str:
         if claim.retry_in:
             enqueue_delivery(action_id, countdown=claim.retry_in)
         return f"skipped: {claim.reason}"
-    action = OutboundAction.objects.select_related("account").get(pk=action_id)
+    action = claim.action or OutboundAction.objects.select_related("account").get(pk=action_id)
     try:
         adapter = account_adapter(action.account)
         result: Result = adapter.perform(action.kind, from_json(action.payload))
@@ -86,8 +134,12 @@ def _apply_result(action_id: int, number: int, result: Result) -> str:
 
     retry_in = None
     with transaction.atomic():
+        # `of=self`: lock the action row only. Without it PostgreSQL also locks the joined
+        # account row, and every delivery of the account would wait for this transaction.
         action = (
-            OutboundAction.objects.select_for_update().select_related("account").get(pk=action_id)
+            OutboundAction.objects.select_for_update(of=("self",))
+            .select_related("account", "refund")
+            .get(pk=action_id)
         )
         via = f"{action.account.adapter_key} {action.kind}"
         still_ours = action.state == OutboundState.IN_FLIGHT and action.attempts == number
@@ -154,7 +206,9 @@ def _flag_dead(action: OutboundAction, attempts: int, message: str, via: str) ->
 def _give_up(action_id: int, *, number: int | None, message: str) -> None:
     with transaction.atomic():
         action = (
-            OutboundAction.objects.select_for_update().select_related("account").get(pk=action_id)
+            OutboundAction.objects.select_for_update(of=("self",))
+            .select_related("account", "refund")
+            .get(pk=action_id)
         )
         if action.state in (OutboundState.SUCCEEDED, OutboundState.FAILED, OutboundState.DEAD):
             return

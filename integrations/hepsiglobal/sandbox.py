@@ -120,6 +120,7 @@ class HepsiGlobalSandbox(Simulator):
             self.orders: dict[str, dict] = {}
             # Every refund record, in creation order (a list, so the ledger would see a duplicate).
             self.refunds: list[dict] = []
+            self._refund_by_number: dict[str, dict] = {}  # the first refund of each number
             self.tokens: dict[str, float] = {}  # access token -> expiry (monotonic)
             self._cancel_ids = itertools.count(1078354)
 
@@ -428,9 +429,7 @@ class HepsiGlobalSandbox(Simulator):
                 400, "invalid_reason", f"reason must be one of {', '.join(sorted(REASONS))}"
             )
         with self.lock:
-            existing = next(
-                (r for r in self.refunds if r["refund_number"] == body["refund_number"]), None
-            )
+            existing = self._refund_by_number.get(body["refund_number"])
             if existing is not None:
                 if existing["request"] == body:
                     return SandboxResponse.json({"request_id": existing["request_id"]})
@@ -467,6 +466,7 @@ class HepsiGlobalSandbox(Simulator):
                 "created_at": dt.datetime.now(dt.UTC).isoformat(),
             }
             self.refunds.append(refund)
+            self._refund_by_number.setdefault(refund["refund_number"], refund)
             self._process(refund)
         return SandboxResponse.json({"request_id": refund["request_id"]})
 

@@ -495,6 +495,9 @@ def _handler_class(hub: SandboxHub):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "RefundDeskSandbox/1.0"
+        # Keep-alive connections with small answers: without TCP_NODELAY, Nagle's algorithm and
+        # the client's delayed ACK can hold an answer back for tens of milliseconds.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             url = urlsplit(self.path)
@@ -522,14 +525,17 @@ def _handler_class(hub: SandboxHub):
             for key, value in response.headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
+            # Headers and body leave in one write (end_headers would send the headers alone).
+            self._headers_buffer.append(b"\r\n")
             if self.command != "HEAD":
-                self.wfile.write(response.body)
+                self._headers_buffer.append(response.body)
+            self.flush_headers()
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
         def log_message(self, format, *args):
-            logger.debug("%s - %s", self.address_string(), format % args)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("%s - %s", self.address_string(), format % args)
 
     return Handler
 
