@@ -35,7 +35,7 @@ from tests.benchmarks.common import (
     stop_process,
 )
 
-DEADLINE_SECONDS = 75.0  # the whole drain, from the worker's launch (25 s expected at 80/s)
+DEADLINE_SECONDS = 90.0  # the drain, from the worker launch (25 s at 80/s)
 STALL_SECONDS = 20.0  # no action finished for this long: something is broken
 LATENCY_MS = 100
 SETUP_THREADS = 4  # refunds are requested and approved by this many threads (distinct orders)
