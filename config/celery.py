@@ -3,7 +3,9 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 from django.conf import settings
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -31,3 +33,14 @@ def _configure_transport(sender, **kwargs):
 
 
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(sender=None, **kwargs):
+    """What Django does around a request: drop connections that are broken or older than
+    DB_CONN_MAX_AGE (all of them when it is 0), so a worker reuses healthy ones between tasks.
+    Not for a task applied eagerly: it runs inside its caller's transaction."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    close_old_connections()

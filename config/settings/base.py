@@ -27,7 +27,13 @@ def env_list(name: str, default: str = "") -> list[str]:
 def database_from_url(url: str) -> dict:
     """Build a DATABASES entry; SQLite gets WAL, immediate transactions and a busy timeout so
     that the web server, the worker and beat can share one file without "database is locked"."""
-    config = dj_database_url.parse(url, conn_max_age=0)
+    config = dj_database_url.parse(
+        url,
+        # Persistent connections (seconds; 0 closes after each request or task). A new
+        # PostgreSQL connection forks a backend: a few milliseconds per webhook or delivery.
+        conn_max_age=int(env("DB_CONN_MAX_AGE", "0")),
+        conn_health_checks=True,
+    )
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
@@ -147,6 +153,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Celery's Django fixup closes every database connection around each task unless this is set;
+# config/celery.py then closes them like Django does after a request, by DB_CONN_MAX_AGE and
+# health checks, so a worker keeps its connections when DB_CONN_MAX_AGE > 0 and not otherwise.
+CELERY_DB_REUSE_MAX = 1_000_000
 # Outbox retry policy (seconds). The broker visibility timeout must exceed the longest delay.
 OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "8"))
 OUTBOX_BACKOFF_BASE = float(env("OUTBOX_BACKOFF_BASE", "2"))

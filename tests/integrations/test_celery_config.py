@@ -76,3 +76,38 @@ def test_one_beat_schedule_sweeps_and_polls():
         "integrations.tasks.deliver_outbound_action",
         "integrations.tasks.process_webhook_event",
     } <= set(app.tasks)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_keeps_a_healthy_connection_between_tasks_only_when_configured(monkeypatch):
+    """Celery's fixup would close every connection around each task; with DB_CONN_MAX_AGE a
+    worker reuses its connection like a web process does, and drops it when it is too old."""
+    from celery.fixups.django import DjangoWorkerFixup
+    from django.db import connection
+
+    from config.celery import _close_old_connections
+    from integrations.tasks import sweep_outbox
+
+    fixup = DjangoWorkerFixup(app)
+    assert fixup.db_reuse_max >= 1_000_000  # the fixup leaves the closing to us
+
+    def around_a_task():
+        fixup.on_task_prerun(sender=sweep_outbox)
+        _close_old_connections(sender=sweep_outbox)
+        connection.ensure_connection()
+        _close_old_connections(sender=sweep_outbox)
+        fixup.on_task_postrun(sender=sweep_outbox)
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    connection.close()
+    connection.ensure_connection()
+    first = connection.connection
+    around_a_task()
+    around_a_task()
+    assert connection.connection is first  # the same PostgreSQL session, no new backend
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    connection.close()
+    connection.ensure_connection()
+    around_a_task()
+    assert connection.connection is None  # the default: closed after each task, as before
