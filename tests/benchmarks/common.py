@@ -96,3 +96,82 @@ def bench_users():
         user.groups.add(Group.objects.get(name="Refund agent"))
         users.append(user)
     return users
+
+
+# --- load generation and CPU accounting (the webhook part) -------------------------------------
+
+
+def http_burst(
+    base: str, items: list[tuple[str, str, bytes]], headers: dict, clients: int
+) -> tuple[float, list[float], list[int]]:
+    """Send every (method, path, body) over `clients` keep-alive connections (one thread each,
+    plain http.client: requests costs several times the CPU per call and the load generator
+    shares the cores with the server). Returns the elapsed seconds, the latencies and codes."""
+    import http.client
+    import threading
+    import time
+    from urllib.parse import urlsplit
+
+    host, port = urlsplit(base).hostname, urlsplit(base).port
+    latencies: list[float] = []
+    codes: list[int] = []
+    start = threading.Barrier(clients + 1)
+
+    def client(share):
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        mine_lat, mine_codes = [], []
+        start.wait()
+        for method, path, body in share:
+            t0 = time.perf_counter()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(host, port, timeout=30)
+                status = 0
+            mine_lat.append(time.perf_counter() - t0)
+            mine_codes.append(status)
+        conn.close()
+        latencies.extend(mine_lat)
+        codes.extend(mine_codes)
+
+    threads = [
+        threading.Thread(target=client, args=(items[i::clients],), daemon=True)
+        for i in range(clients)
+    ]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, latencies, codes
+
+
+def session_cpu_seconds(session_id: int) -> float:
+    """User + system CPU seconds of the live processes of one session (a child started by
+    start_process leads its own session: gunicorn's master and workers, celery's worker)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session_id:  # fields[3] is the session id (field 6 of stat)
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores, from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]  # not guest time
+    values = [int(v) for v in fields]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / ticks, sum(values) / ticks

@@ -245,3 +245,25 @@ def test_order_cancel_for_an_unknown_line_fails_and_writes_nothing(client, hepsi
     assert webhook_event_process(WebhookEvent.objects.get().pk) == "failed"
     assert Refund.objects.count() == 0
     assert WebhookEvent.objects.get().error != ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_processing_locks_the_event_only_not_its_account(client, hepsi_account):
+    """Events of one account are processed side by side: another transaction holding the
+    account's row (another event being processed) must not make this one be skipped."""
+    import psycopg
+    from django.db import connection
+
+    body = {"cancel_id": 1, "order_number": "nope", "cancel_quantity": 1, "order_item_number": "x"}
+    assert _send(client, CANCEL_URL, body, method="put").status_code == 200
+    event = WebhookEvent.objects.get()
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"]
+    ) as other:
+        other.execute(
+            "SELECT id FROM orders_marketplaceaccount WHERE id = %s FOR UPDATE", [hepsi_account.pk]
+        )
+        assert webhook_event_process(event.pk) == "failed"  # unknown order: processed, not skipped
+    event.refresh_from_db()
+    assert event.state == "failed"
