@@ -48,7 +48,9 @@ def account_wait_seconds(account) -> float:
     rate = account_rate_limit(account)
     if not rate or rate <= 0:
         return 0.0
-    MarketplaceAccount.objects.select_for_update().filter(pk=account.pk).first()
+    # FOR NO KEY UPDATE: limiters still queue on each other, but new outbox rows referencing the
+    # account (their foreign-key check takes FOR KEY SHARE) are not held up until commit.
+    MarketplaceAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
     now = timezone.now()  # after the lock: the caller's attempt row is stamped after this too
     seconds, allowed = window(rate)
     since = now - dt.timedelta(seconds=seconds)
