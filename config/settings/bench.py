@@ -19,4 +19,5 @@ LOGGING = {
 # Persistent database connections (one per gunicorn thread / worker thread): without them every
 # webhook paid a PostgreSQL connection set-up (a backend fork). No CONN_HEALTH_CHECKS: it costs a
 # round trip at the start of every request, and the benchmark's PostgreSQL does not restart.
-DATABASES["default"]["CONN_MAX_AGE"] = int(env("CONN_MAX_AGE", "300"))
+DATABASES["default"]["CONN_MAX_AGE"] = int(env("DB_CONN_MAX_AGE", "300"))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
