@@ -19,6 +19,7 @@ end the wait) and whatever was reached is recorded as MISSED with the reason.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import time
 import uuid
@@ -40,6 +41,7 @@ STALL_SECONDS = 20.0  # no action finished for this long: something is broken
 LATENCY_MS = 100
 SETUP_THREADS = 4  # refunds are requested and approved by this many threads (distinct orders)
 WORKER_LOG = Path("/tmp/refunddesk-bench-worker.log")
+POOL = os.environ.get("BENCH_DELIVERY_POOL", "threads")  # or prefork: one process per slot
 
 
 def _fresh_orders(account, count: int) -> list:
@@ -244,7 +246,7 @@ def bench_delivery(count: int = 2000, concurrency: int = 8) -> None:
                 "config",
                 "worker",
                 "--pool",
-                "threads",
+                POOL,
                 "--concurrency",
                 str(concurrency),
                 "--loglevel",
@@ -319,7 +321,7 @@ def bench_delivery(count: int = 2000, concurrency: int = 8) -> None:
         f"{elapsed:.1f} s first call to last completion ({wall:.1f} s from worker launch), "
         f"{attempts} attempts, {token_calls} token requests; CPU per action: worker "
         f"{1000 * worker_cpu / max(finished, 1):.1f} ms, sandbox "
-        f"{1000 * bench_cpu / max(finished, 1):.1f} ms; worker --pool threads "
+        f"{1000 * bench_cpu / max(finished, 1):.1f} ms; worker --pool {POOL} "
         f"--concurrency {concurrency}; setup {setup:.0f} s"
     )
     if problem:
