@@ -4,9 +4,9 @@
 delivery) are sent by `clients` keep-alive connections to gunicorn (config/gunicorn_bench.py); a
 Celery worker then processes what was stored (during the burst with
 BENCH_WEBHOOKS_WORKER_DURING_BURST=1). The same burst against a trivial Django view on the same
-server, sent first, is the limit. Every figure counts only this run's deliveries, so the part can be run
-again on the data a previous run left behind (each run picks lines and refunds not used yet and
-new cancel ids).
+server, sent first, is the limit. Every figure counts only this run's deliveries, so the part can
+be run again on the data a previous run left behind (each run picks lines and refunds not used
+yet and new cancel ids).
 """
 
 from __future__ import annotations
