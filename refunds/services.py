@@ -9,12 +9,15 @@ after commit.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from integrations.base import Accepted, Confirmed, FailedForNow, OutboundKind, Rejected, Result
@@ -45,6 +48,7 @@ from .states import (
     target_status,
 )
 
+logger = logging.getLogger(__name__)
 SYSTEM = None  # the actor for the worker and the marketplaces
 
 
@@ -622,6 +626,60 @@ def refund_flag_drift(*, refund: Refund, note: str, via: str) -> Refund:
         _save(refund, "has_drift", "drift_note")
         _record(refund, actor=SYSTEM, via=via, action="drift", from_status=refund.status, note=note)
     return refund
+
+
+def refunds_flag_stale_processing(*, now=None) -> int:
+    """Flag (as drift) every refund in PROCESSING that its marketplace accepted more than
+    REFUND_STALE_PROCESSING_HOURS ago and has neither confirmed nor refused since. Not a
+    delivery failure, so not "needs attention": a retry would send the money twice. Staff check
+    the refund on the marketplace; a late result still completes it. Idempotent: the note is
+    stable, so a second run records nothing. Returns how many refunds were newly flagged."""
+    from integrations.models import OutboundAction, OutboundState
+
+    now = now or timezone.now()
+    hours = settings.REFUND_STALE_PROCESSING_HOURS
+    accepted_at = Subquery(
+        OutboundAction.objects.filter(
+            refund=OuterRef("pk"),
+            kind=OutboundKind.CREATE_REFUND,
+            state=OutboundState.SUCCEEDED,
+        )
+        .order_by("-completed_at")
+        .values("completed_at")[:1]
+    )
+    stale = (
+        Refund.objects.filter(status=RefundStatus.PROCESSING, has_drift=False)
+        .annotate(accepted_at=accepted_at)
+        .filter(accepted_at__lt=now - dt.timedelta(hours=hours))
+        .select_related("order__account")
+        .order_by("accepted_at")
+    )
+    flagged = 0
+    for refund in stale:
+        account = refund.order.account
+        reference = refund.external_request_id or refund.external_id or "no id yet"
+        note = (
+            f"{account.name} accepted this refund on {refund.accepted_at:%Y-%m-%d %H:%M} UTC "
+            f"({reference}) and has not confirmed or refused it within {hours:g} hours. Check "
+            "it on the marketplace before doing anything else: a late answer still completes it."
+        )
+        with transaction.atomic():
+            _, refund = _lock(refund)
+            if refund.status != RefundStatus.PROCESSING or refund.has_drift:
+                continue  # answered (or flagged) since the query above
+            refund.has_drift, refund.drift_note = True, note
+            _save(refund, "has_drift", "drift_note")
+            _record(
+                refund,
+                actor=SYSTEM,
+                via="stale check",
+                action="drift",
+                from_status=refund.status,
+                note=note,
+            )
+        flagged += 1
+        logger.warning("refund %s stale in PROCESSING: %s", refund.number, note)
+    return flagged
 
 
 def refund_resolve_drift(*, actor, refund: Refund, note: str = "") -> Refund:

@@ -172,6 +172,11 @@ WEBHOOK_RETRY_DELAY = float(env("WEBHOOK_RETRY_DELAY", "5"))
 WEBHOOK_MAX_RETRIES = int(env("WEBHOOK_MAX_RETRIES", "12"))
 WEBHOOK_MAX_BODY_BYTES = int(env("WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024)))
 POLL_INTERVAL = float(env("POLL_INTERVAL", "30"))
+# A refund the marketplace accepted but has not confirmed or refused after this many hours is
+# flagged for staff (drift): HepsiGlobal has no status API, so a lost result webhook would
+# otherwise leave it in PROCESSING unnoticed. Checked every STALE_CHECK_INTERVAL seconds.
+REFUND_STALE_PROCESSING_HOURS = float(env("REFUND_STALE_PROCESSING_HOURS", "24"))
+STALE_CHECK_INTERVAL = float(env("STALE_CHECK_INTERVAL", "3600"))
 # Redis only re-delivers an unacknowledged message after this many seconds, so it must be longer
 # than any countdown we set (retry delays, Retry-After) or a delayed retry runs twice.
 CELERY_BROKER_VISIBILITY_TIMEOUT = int(env("CELERY_BROKER_VISIBILITY_TIMEOUT", "7200"))
@@ -185,6 +190,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.poll_marketplaces",
         "schedule": POLL_INTERVAL,
         "options": {"expires": POLL_INTERVAL},
+    },
+    "stale-processing": {
+        "task": "refunds.tasks.flag_stale_processing",
+        "schedule": STALE_CHECK_INTERVAL,
+        "options": {"expires": STALE_CHECK_INTERVAL},
     },
 }
 
