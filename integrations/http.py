@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
+import urllib.request
 from typing import TYPE_CHECKING
 
 import requests
@@ -58,14 +60,15 @@ class MarketplaceSession(requests.Session):
         if kwargs["timeout"] is None:
             kwargs["timeout"] = self.default_timeout
         started = time.monotonic()
-        entry = {"account": self.account_name, "method": method, "url": url}
         try:
             response = super().request(method, url, *args, **kwargs)
         except requests.RequestException as exc:
+            entry = {"account": self.account_name, "method": method, "url": url}
             entry.update(error=type(exc).__name__, ms=round((time.monotonic() - started) * 1000))
             logger.warning(json.dumps(entry))
             raise
         if logger.isEnabledFor(logging.INFO):  # redacting and encoding cost: only when kept
+            entry = {"account": self.account_name, "method": method, "url": url}
             entry.update(
                 status=response.status_code,
                 ms=round((time.monotonic() - started) * 1000),
@@ -77,10 +80,34 @@ class MarketplaceSession(requests.Session):
         return response
 
 
+def _environment_ca_bundle() -> str | None:
+    """The CA bundle requests would take from the environment on each call."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+
+
+def _environment_has_proxies_or_netrc() -> bool:
+    """Whether requests would find proxy variables or a .netrc file in the environment."""
+    if urllib.request.getproxies():
+        return True
+    netrc = os.environ.get("NETRC")
+    locations = (netrc,) if netrc is not None else ("~/.netrc", "~/_netrc")
+    return any(os.path.exists(os.path.expanduser(loc)) for loc in locations)
+
+
 def build_session(account: AccountConfig) -> MarketplaceSession:
     session = MarketplaceSession(
         account_name=account.name,
         timeout=(settings.MARKETPLACE_CONNECT_TIMEOUT, settings.MARKETPLACE_READ_TIMEOUT),
     )
     session.headers["User-Agent"] = "RefundDesk/1.0"
+    # With trust_env, requests reads the proxy and CA bundle variables and looks for a .netrc
+    # file on every call (about 0.4 ms of CPU each). When there are no proxies and no .netrc at
+    # build time (adapters are rebuilt at least every ADAPTER_MAX_AGE), the only setting it can
+    # find is the CA bundle: set it on the session once (as requests would per call) and skip
+    # the rest.
+    if not _environment_has_proxies_or_netrc():
+        session.trust_env = False
+        bundle = _environment_ca_bundle()
+        if bundle:
+            session.verify = bundle
     return session

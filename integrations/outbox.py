@@ -14,12 +14,13 @@ with a later `next_attempt_at` after a transient failure.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import random
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -109,11 +110,102 @@ class Claim:
     action: OutboundAction | None = field(default=None, compare=False, repr=False)
 
 
+@functools.cache
+def _unlimited_adapter_keys() -> tuple[str, ...]:
+    """Adapters whose platform publishes no rate limit (the registry is fixed at import)."""
+    from .registry import ADAPTERS, adapter_class
+
+    keys = []
+    for key in ADAPTERS:
+        try:
+            if not adapter_class(key).capabilities.rate_limit_per_second:
+                keys.append(key)
+        except (LookupError, ImportError, AttributeError):
+            continue
+    return tuple(keys)
+
+
+def _converters(field):
+    col = field.get_col(field.model._meta.db_table)
+    return col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+
+
+def _instance(model, values):
+    """A model instance from a raw row holding its concrete columns in field order, converted
+    as the ORM would (JSON, decimals, datetimes)."""
+    fields = model._meta.concrete_fields
+    row = []
+    for f, value in zip(fields, values, strict=True):
+        col, converters = _converters(f)
+        for convert in converters:
+            value = convert(value, col, connection)
+        row.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], row)
+
+
+@functools.cache
+def _fast_claim_sql() -> str:
+    from orders.models import MarketplaceAccount
+
+    action_cols = ", ".join(f'a."{f.column}"' for f in OutboundAction._meta.concrete_fields)
+    account_cols = ", ".join(f'm."{f.column}"' for f in MarketplaceAccount._meta.concrete_fields)
+    # Only column names from the models are interpolated; every value is a parameter.
+    return f"""
+        WITH claimed AS (
+            UPDATE integrations_outboundaction AS a
+               SET state = %(in_flight)s, attempts = a.attempts + 1,
+                   claimed_until = %(lease)s, updated_at = %(now)s
+             WHERE a.id = (
+                   SELECT o.id FROM integrations_outboundaction o
+                     JOIN orders_marketplaceaccount am ON am.id = o.account_id
+                    WHERE o.id = %(id)s AND o.state = %(pending)s AND o.next_attempt_at <= %(now)s
+                      AND COALESCE(am.rate_limit_per_second, 0) = 0
+                      AND am.adapter_key = ANY(%(keys)s)
+                      FOR UPDATE OF o SKIP LOCKED)
+            RETURNING a.*
+        ), logged AS (
+            INSERT INTO integrations_outboundattempt
+                   (action_id, number, started_at, finished_at, outcome, message, response)
+            SELECT id, attempts, %(now)s, NULL, 'started', '', '{{}}'::jsonb FROM claimed
+        )
+        SELECT {action_cols}, {account_cols}
+          FROM claimed a JOIN orders_marketplaceaccount m ON m.id = a.account_id"""  # noqa: S608
+
+
+def _fast_start_attempt(action_id: int, now: dt.datetime) -> Claim | None:
+    """The common case in one statement (one round trip, no transaction of its own): a pending,
+    due action of an account without a rate limit, not held by another worker, is marked in
+    flight under a lease and its attempt row written, exactly as the full path below would.
+    None when the row is anything else; the full path then decides."""
+    from orders.models import MarketplaceAccount
+
+    params = {
+        "id": action_id,
+        "now": now,
+        "lease": now + dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
+        "in_flight": OutboundState.IN_FLIGHT.value,
+        "pending": OutboundState.PENDING.value,
+        "keys": list(_unlimited_adapter_keys()),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_fast_claim_sql(), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(OutboundAction._meta.concrete_fields)
+    action = _instance(OutboundAction, row[:split])
+    action.account = _instance(MarketplaceAccount, row[split:])
+    return Claim(action_id, action.attempts, action=action)
+
+
 def action_start_attempt(action_id: int) -> Claim:
     """Take an action for one call, in one short transaction: skip it when it is final, not due
     yet (a retry waits for its time, e.g. a Retry-After) or held by a live worker; otherwise mark
     it in flight under a lease and write the attempt row before any HTTP leaves."""
     now = timezone.now()
+    claim = _fast_start_attempt(action_id, now)
+    if claim is not None:
+        return claim
     with transaction.atomic():
         # `of=self`: lock the action only, not the joined account row (every delivery of the
         # account would queue on it otherwise); a rate-limited account is locked explicitly by
@@ -200,21 +292,33 @@ def action_finish_attempt(
     next_attempt_at: dt.datetime | None = None,
 ) -> None:
     """Record how an attempt ended and move the action on (called inside the task's
-    transaction, with the action row locked)."""
+    transaction, with the action row locked): the attempt row and the action row in one
+    statement; `action` is updated in memory to match."""
     now = timezone.now()
     response = jsonable(response or {})
-    OutboundAttempt.objects.filter(action=action, number=number).update(
-        finished_at=now, outcome=outcome, message=message[:5000], response=response
-    )
+    message = message[:5000]
     action.state = state
-    action.last_error = message[:5000] if outcome not in ("accepted", "confirmed") else ""
+    action.last_error = message if outcome not in ("accepted", "confirmed") else ""
     action.response = response
-    fields = ["state", "last_error", "response", "claimed_until", "updated_at"]
     action.claimed_until = None
+    action.updated_at = now
+    sets = ["state = %s", "last_error = %s", "response = %s::jsonb", "claimed_until = NULL"]
+    params: list = [state, action.last_error, json.dumps(response)]
     if next_attempt_at is not None:
         action.next_attempt_at = next_attempt_at
-        fields.append("next_attempt_at")
+        sets.append("next_attempt_at = %s")
+        params.append(next_attempt_at)
     if state in FINAL_STATES:
         action.completed_at = now
-        fields.append("completed_at")
-    action.save(update_fields=fields)
+        sets.append("completed_at = %s")
+        params.append(now)
+    sets.append("updated_at = %s")
+    params.append(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH attempt AS (UPDATE integrations_outboundattempt"  # noqa: S608 (fixed clauses)
+            " SET finished_at = %s, outcome = %s, message = %s, response = %s::jsonb"
+            " WHERE action_id = %s AND number = %s)"
+            f" UPDATE integrations_outboundaction SET {', '.join(sets)} WHERE id = %s",
+            [now, outcome, message, json.dumps(response), action.pk, number, *params, action.pk],
+        )

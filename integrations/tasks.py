@@ -21,6 +21,7 @@ import time
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .base import Accepted, Confirmed, FailedForNow, Rejected, Result
@@ -115,7 +116,7 @@ def deliver_outbound_action(action_id: int) -> str:
         result = FailedForNow(
             message=f"Refund Desk crashed: {type(exc).__name__}: {exc}", code="crashed"
         )
-    return _apply_result(action_id, claim.attempt, result)
+    return _apply_result(action_id, claim.attempt, result, adapter_key=action.account.adapter_key)
 
 
 def _outcome(result: Result) -> str:
@@ -129,19 +130,39 @@ def _outcome(result: Result) -> str:
     }[type(result)]
 
 
-def _apply_result(action_id: int, number: int, result: Result) -> str:
+def _locked_action(action_id: int, *, with_account: bool) -> OutboundAction:
+    """The action row, locked, with what applying a result needs: its state, and a refund
+    stand-in carrying the ids the refund services lock by (they read the refund again under
+    their own lock, so loading it here would be wasted). `of=self`: lock the action row only.
+    Without it PostgreSQL also locks the joined rows, and every delivery of the account would
+    wait for this transaction."""
+    from refunds.models import Refund
+
+    rows = (
+        OutboundAction.objects.select_for_update(of=("self",))
+        .annotate(refund_order_id=F("refund__order_id"))
+        .defer("payload", "response")
+    )
+    if with_account:
+        rows = rows.select_related("account")
+    action = rows.get(pk=action_id)
+    action.refund = Refund(pk=action.refund_id, order_id=action.refund_order_id)
+    return action
+
+
+def _apply_result(
+    action_id: int, number: int, result: Result, *, adapter_key: str | None = None
+) -> str:
+    """Apply one attempt's result. `adapter_key`: the account's adapter, when the caller has
+    the account in hand already (it is only used to label the audit event)."""
     from refunds.services import refund_apply_marketplace_result
 
     retry_in = None
     with transaction.atomic():
-        # `of=self`: lock the action row only. Without it PostgreSQL also locks the joined
-        # account row, and every delivery of the account would wait for this transaction.
-        action = (
-            OutboundAction.objects.select_for_update(of=("self",))
-            .select_related("account", "refund")
-            .get(pk=action_id)
-        )
-        via = f"{action.account.adapter_key} {action.kind}"
+        action = _locked_action(action_id, with_account=adapter_key is None)
+        if adapter_key is None:
+            adapter_key = action.account.adapter_key
+        via = f"{adapter_key} {action.kind}"
         still_ours = action.state == OutboundState.IN_FLIGHT and action.attempts == number
         if isinstance(result, FailedForNow):
             if not still_ours:
@@ -205,11 +226,7 @@ def _flag_dead(action: OutboundAction, attempts: int, message: str, via: str) ->
 
 def _give_up(action_id: int, *, number: int | None, message: str) -> None:
     with transaction.atomic():
-        action = (
-            OutboundAction.objects.select_for_update(of=("self",))
-            .select_related("account", "refund")
-            .get(pk=action_id)
-        )
+        action = _locked_action(action_id, with_account=True)
         if action.state in (OutboundState.SUCCEEDED, OutboundState.FAILED, OutboundState.DEAD):
             return
         action.state = OutboundState.DEAD

@@ -129,9 +129,78 @@ def test_claim_and_apply_lock_the_action_row_not_the_account(action):
     assert claim.action.account_id == action.account_id  # no second read before the call
     for sql in (_first_lock(claimed.captured_queries), _first_lock(applied.captured_queries)):
         assert "orders_marketplaceaccount" in sql  # read with the action...
-        assert sql.endswith('FOR UPDATE OF "integrations_outboundaction"') or (
-            'FOR UPDATE OF "integrations_outboundaction" SKIP LOCKED' in sql
+        assert sql.count("FOR UPDATE") == 1
+        assert (
+            sql.endswith('FOR UPDATE OF "integrations_outboundaction"')
+            or 'FOR UPDATE OF "integrations_outboundaction" SKIP LOCKED' in sql
+            # the one-statement claim: `o` is the action; the account is joined unlocked
+            or (
+                "FROM integrations_outboundaction o" in sql and "FOR UPDATE OF o SKIP LOCKED" in sql
+            )
         )  # ...but only the action row is locked
+
+
+def test_claiming_a_due_action_is_one_statement(action, settings):
+    """A due pending action of an account without a rate limit: the lease, the attempt count
+    and the attempt row are written by one statement, which returns the action and its
+    account for the call."""
+    from integrations.models import OutboundAttempt, OutboundState
+
+    settings.OUTBOX_LEASE_SECONDS = 180
+    with CaptureQueriesContext(connection) as claimed:
+        claim = action_start_attempt(action.pk)
+
+    assert len(claimed.captured_queries) == 1
+    assert "FOR UPDATE OF o SKIP LOCKED" in claimed.captured_queries[0]["sql"]
+    assert claim.attempt == 1
+    assert claim.action.payload == action.payload
+    assert claim.action.account.credentials == action.account.credentials
+    assert claim.action.account.adapter_key == "llzw"
+    action.refresh_from_db()
+    assert (action.state, action.attempts) == (OutboundState.IN_FLIGHT, 1)
+    assert action.claimed_until == claim.action.claimed_until
+    attempt = OutboundAttempt.objects.get(action=action)
+    assert (attempt.number, attempt.outcome, attempt.finished_at) == (1, "started", None)
+    assert attempt.started_at < action.claimed_until
+    # Taken: a second claim finds it in flight and changes nothing.
+    assert action_start_attempt(action.pk).reason == "in flight on another worker"
+    assert OutboundAttempt.objects.filter(action=action).count() == 1
+
+
+def test_applying_an_answer_reads_no_account_and_finishes_in_one_statement(action):
+    from integrations.base import Accepted
+    from integrations.models import OutboundAttempt, OutboundState
+    from refunds.models import RefundEvent
+
+    claim = action_start_attempt(action.pk)
+    answer = Accepted(external_id="E1", external_request_id="R1", raw={"request_id": "R1"})
+    with CaptureQueriesContext(connection) as applied:
+        outcome = _apply_result(action.pk, claim.attempt, answer, adapter_key="llzw")
+
+    assert outcome == "accepted"
+    lock = _first_lock(applied.captured_queries)
+    assert "orders_marketplaceaccount" not in lock
+    assert '"payload"' not in lock
+    writes = [q["sql"] for q in applied.captured_queries if "integrations_outbound" in q["sql"]]
+    assert len(writes) == 2  # the locked read, then one statement for attempt and action
+    action.refresh_from_db()
+    assert (action.state, action.response, action.claimed_until) == (
+        OutboundState.SUCCEEDED,
+        {"request_id": "R1"},
+        None,
+    )
+    assert action.completed_at is not None
+    attempt = OutboundAttempt.objects.get(action=action)
+    assert (attempt.outcome, attempt.response) == ("accepted", {"request_id": "R1"})
+    assert attempt.finished_at == action.completed_at
+    refund = action.refund
+    refund.refresh_from_db()
+    assert (refund.external_id, refund.external_request_id) == ("E1", "R1")
+    event = RefundEvent.objects.filter(refund=refund).latest("id")
+    assert (event.action, event.actor_label) == (
+        "marketplace_accepted",
+        "system: llzw create_refund",
+    )
 
 
 def test_sandbox_latency_delays_each_request_not_the_others(sandbox_url):
@@ -155,3 +224,30 @@ def test_sandbox_latency_delays_each_request_not_the_others(sandbox_url):
 
     assert codes == [200] * 8
     assert 0.3 <= elapsed < 1.2  # 8 x 300 ms one after another would take 2.4 s
+
+
+def test_a_session_reads_the_environment_once_when_it_has_no_proxies(monkeypatch, tmp_path):
+    """requests' per-call look at the environment (proxies, .netrc, CA bundle) is done once
+    when the session is built; with proxies or a .netrc around, requests keeps looking."""
+    import os
+    from types import SimpleNamespace
+
+    from integrations.http import build_session
+
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("NETRC", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bundle.pem")
+    account = SimpleNamespace(name="Env check")
+
+    session = build_session(account)
+    assert (session.trust_env, session.verify) == (False, "/etc/ssl/bundle.pem")
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert build_session(account).trust_env is True
+    monkeypatch.delenv("HTTPS_PROXY")
+    (tmp_path / ".netrc").write_text("machine example.com login a password b\n")
+    assert build_session(account).trust_env is True
