@@ -267,3 +267,147 @@ def test_processing_locks_the_event_only_not_its_account(client, hepsi_account):
         assert webhook_event_process(event.pk) == "failed"  # unknown order: processed, not skipped
     event.refresh_from_db()
     assert event.state == "failed"
+
+
+# --- enqueueing: one batch message per burst ----------------------------------------------------
+
+
+class _Sent:
+    """Records app.send_task calls instead of publishing (the broker is not what is tested)."""
+
+    def __init__(self, fail: int = 0):
+        self.calls: list[tuple[str, list, dict]] = []
+        self.fail = fail
+
+    def __call__(self, name, args=None, **options):
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("broker down")
+        self.calls.append((name, args, options))
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    from config.celery import app
+    from integrations.webhooks import _batcher
+
+    recorder = _Sent()
+    monkeypatch.setattr(app, "send_task", recorder)
+    monkeypatch.setattr("integrations.webhooks._producer", lambda: None)
+    _batcher.flush()
+    yield recorder
+    _batcher.flush()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_new_events_are_published_in_batches_duplicates_not_at_all(client, hepsi_account, sent):
+    from integrations.webhooks import PROCESS_BATCH_TASK, _batcher
+
+    for n in range(5):
+        _send(client, RESULT_URL, _result(request_id=f"01J{n:023d}"))
+    _send(client, RESULT_URL, _result(request_id=f"01J{0:023d}"))  # a repeat: stored once
+    _batcher.flush()
+
+    ids = sorted(WebhookEvent.objects.values_list("pk", flat=True))
+    assert len(ids) == 5
+    assert {name for name, _args, _options in sent.calls} == {PROCESS_BATCH_TASK}
+    published = [event_id for _name, args, _options in sent.calls for event_id in args[0]]
+    assert sorted(published) == ids  # each new event once, in as few messages as arrived together
+    assert len(sent.calls) <= 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_the_broker_refuses_is_logged_and_the_next_one_published(
+    client, hepsi_account, sent, caplog
+):
+    from integrations.webhooks import _batcher
+
+    sent.fail = 1
+    _send(client, RESULT_URL, _result(request_id="01J" + "1" * 23))
+    _batcher.flush()
+    assert sent.calls == []
+    assert "could not enqueue webhook events" in caplog.text  # stays received: the sweeper sends it
+    assert WebhookEvent.objects.get().state == "received"
+
+    _send(client, RESULT_URL, _result(request_id="01J" + "2" * 23))
+    _batcher.flush()
+    assert [args[0] for _name, args, _options in sent.calls] == [
+        [WebhookEvent.objects.get(delivery_key__endswith="2" * 23).pk]
+    ]
+
+
+def test_the_publisher_starts_again_in_a_forked_process(sent):
+    """gunicorn forks after loading the app: a child must not rely on its parent's thread."""
+    import os
+
+    from integrations.webhooks import _batcher
+
+    _batcher.put(1)
+    _batcher.flush()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: publish one id through its own thread, report what was sent
+        code = 1
+        try:
+            _batcher.put(2)
+            _batcher.flush()
+            os.write(write_end, json.dumps([args for _n, args, _o in sent.calls]).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    _pid, status = os.waitpid(pid, 0)
+    child_sent = json.loads(os.read(read_end, 10_000) or b"null")
+    os.close(read_end)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child_sent == [[[1]], [[2]]]  # the parent's batch (copied at the fork), then its own
+    assert [args for _n, args, _o in sent.calls] == [[[1]]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batch_task_processes_each_event_and_retries_an_unknown_refund_alone(
+    client, hepsi_account, sent, settings
+):
+    from integrations.webhooks import PROCESS_TASK, _batcher, process_webhook_events
+
+    order = factories.make_order(
+        account=hepsi_account, external_number="7003", lines=((3, "10.00", "0.00", "0.00"),)
+    )
+    cancel = {
+        "cancel_id": 77,
+        "order_number": "7003",
+        "cancel_quantity": 1,
+        "order_item_number": order.lines.get().external_id,
+        "reason": "out_of_stock",
+    }
+    _send(client, CANCEL_URL, cancel, method="put")
+    _send(client, RESULT_URL, _result("RD999-create-refund-1"))
+    _batcher.flush()
+    cancel_event = WebhookEvent.objects.get(name="order-cancel")
+    unknown = WebhookEvent.objects.get(name="refund-create-result")
+    sent.calls.clear()
+
+    ids = [cancel_event.pk, unknown.pk, cancel_event.pk]
+    assert process_webhook_events(ids) == {"processed": 1, "retry": 1, "skipped": 1}
+    # The unknown refund goes to the single-event task, as its own first attempt would.
+    assert sent.calls == [
+        (PROCESS_TASK, [unknown.pk], {"countdown": settings.WEBHOOK_RETRY_DELAY, "retries": 1})
+    ]
+    assert Refund.objects.filter(order=order, external_id="cancel-order-cancel:77").count() == 1
+    unknown.refresh_from_db()
+    assert unknown.state == "received"
+
+    settings.WEBHOOK_MAX_RETRIES = 0
+    assert process_webhook_events([unknown.pk]) == {"failed": 1}
+    unknown.refresh_from_db()
+    assert unknown.state == "failed"
+
+
+def test_a_worker_registers_the_batch_and_the_single_task():
+    from config.celery import app
+
+    app.loader.import_default_modules()  # what a worker does at start
+    assert {
+        "integrations.tasks.process_webhook_event",
+        "integrations.tasks.process_webhook_events",
+    } <= set(app.tasks)
