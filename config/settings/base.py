@@ -157,6 +157,8 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # config/celery.py then closes them like Django does after a request, by DB_CONN_MAX_AGE and
 # health checks, so a worker keeps its connections when DB_CONN_MAX_AGE > 0 and not otherwise.
 CELERY_DB_REUSE_MAX = 1_000_000
+# Modules with tasks beyond the apps' tasks.py (the webhook batch task lives next to its view).
+CELERY_IMPORTS = ["integrations.webhooks"]
 # Outbox retry policy (seconds). The broker visibility timeout must exceed the longest delay.
 OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "8"))
 OUTBOX_BACKOFF_BASE = float(env("OUTBOX_BACKOFF_BASE", "2"))

@@ -72,9 +72,12 @@ def test_one_beat_schedule_sweeps_and_polls():
     assert schedule["outbox-sweep"]["schedule"] == settings.OUTBOX_SWEEP_INTERVAL
     assert schedule["marketplace-poll"]["task"] == "integrations.tasks.poll_marketplaces"
     app.loader.import_default_modules()  # what a worker does at start (autodiscovery)
+    assert "integrations.webhooks" in app.conf.imports  # the batch task's module, explicitly
     assert {
         "integrations.tasks.deliver_outbound_action",
         "integrations.tasks.process_webhook_event",
+        "integrations.tasks.process_webhook_events",
+        "refunds.tasks.flag_stale_processing",
     } <= set(app.tasks)
 
 
