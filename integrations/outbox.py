@@ -179,6 +179,8 @@ def _fast_start_attempt(action_id: int, now: dt.datetime) -> Claim | None:
     None when the row is anything else; the full path then decides."""
     from orders.models import MarketplaceAccount
 
+    if connection.vendor != "postgresql":
+        return None  # SQLite (`make run`): the full path below does the same in a few statements
     params = {
         "id": action_id,
         "now": now,
@@ -302,6 +304,19 @@ def action_finish_attempt(
     action.response = response
     action.claimed_until = None
     action.updated_at = now
+    if connection.vendor != "postgresql":  # SQLite (`make run`): the same in two statements
+        OutboundAttempt.objects.filter(action=action, number=number).update(
+            finished_at=now, outcome=outcome, message=message, response=response
+        )
+        fields = ["state", "last_error", "response", "claimed_until", "updated_at"]
+        if next_attempt_at is not None:
+            action.next_attempt_at = next_attempt_at
+            fields.append("next_attempt_at")
+        if state in FINAL_STATES:
+            action.completed_at = now
+            fields.append("completed_at")
+        action.save(update_fields=fields)
+        return
     sets = ["state = %s", "last_error = %s", "response = %s::jsonb", "claimed_until = NULL"]
     params: list = [state, action.last_error, json.dumps(response)]
     if next_attempt_at is not None:
