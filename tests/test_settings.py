@@ -86,3 +86,33 @@ def test_env_helpers(monkeypatch):
     monkeypatch.setenv("RD_FLAG", "0")
     assert env_bool("RD_FLAG", True) is False
     assert env_list("RD_LIST") == ["a.example.com", "b.example.com"]
+
+
+def test_production_keeps_database_connections_unless_told_otherwise():
+    code = (
+        "from django.conf import settings; "
+        "d = settings.DATABASES['default']; print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+
+    def read(**env):
+        environ = {k: v for k, v in os.environ.items() if k != "DB_CONN_MAX_AGE"}
+        environ.update(
+            SECRET_KEY=secrets.token_urlsafe(60),
+            ALLOWED_HOSTS="refunds.example.com",
+            DJANGO_SETTINGS_MODULE="config.settings.production",
+            **env,
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", f"import django; django.setup(); {code}"],
+            cwd=ROOT,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return result.stdout.split()
+
+    assert read() == ["60", "True"]
+    assert read(DB_CONN_MAX_AGE="0") == ["0", "True"]
+    assert database_from_url("postgres://u@h/db")["CONN_MAX_AGE"] == 0  # elsewhere: opt-in

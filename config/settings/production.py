@@ -8,6 +8,9 @@ SECRET_KEY = env("SECRET_KEY")
 if not SECRET_KEY:
     raise RuntimeError("SECRET_KEY must be set in production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
+# Persistent database connections (with health checks) unless DB_CONN_MAX_AGE says otherwise:
+# a new PostgreSQL connection per request or task costs a backend fork.
+DATABASES["default"]["CONN_MAX_AGE"] = int(env("DB_CONN_MAX_AGE", "60"))  # noqa: F405
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SESSION_COOKIE_SECURE = True
