@@ -21,6 +21,13 @@ SORTS = (
 )
 
 
+def case_variants(value: str) -> list[str]:
+    """The value as typed, in lower and in upper case: an exact match in any of them uses the
+    column's plain index, where a case-insensitive lookup (UPPER(col) = ...) could not."""
+    value = value.strip()
+    return list(dict.fromkeys([value, value.lower(), value.upper()]))
+
+
 def search_refunds(queryset, value: str):
     """Order number, customer e-mail, refund id (42 or RD-42), tracking id or the marketplace's
     refund id. Exact matches only (in the case typed, lower or upper case), so every branch uses
@@ -33,7 +40,7 @@ def search_refunds(queryset, value: str):
     value = (value or "").strip()
     if not value:
         return queryset
-    variants = list(dict.fromkeys([value, value.lower(), value.upper()]))
+    variants = case_variants(value)
     by_number = Order.objects.filter(external_number__in=variants).values_list("pk", flat=True)
     by_email = Order.objects.filter(
         customer__in=Customer.objects.filter(email__in=variants).values("pk")

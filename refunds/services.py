@@ -622,10 +622,15 @@ def refund_flag_drift(*, refund: Refund, note: str, via: str) -> Refund:
         _, refund = _lock(refund)
         if refund.has_drift and refund.drift_note == note:
             return refund
-        refund.has_drift, refund.drift_note = True, note
-        _save(refund, "has_drift", "drift_note")
-        _record(refund, actor=SYSTEM, via=via, action="drift", from_status=refund.status, note=note)
+        _mark_drift(refund, note=note, via=via)
     return refund
+
+
+def _mark_drift(refund: Refund, *, note: str, via: str) -> None:
+    """Flag a locked refund as drifting from its marketplace, with the audit event."""
+    refund.has_drift, refund.drift_note = True, note
+    _save(refund, "has_drift", "drift_note")
+    _record(refund, actor=SYSTEM, via=via, action="drift", from_status=refund.status, note=note)
 
 
 def refunds_flag_stale_processing(*, now=None) -> int:
@@ -667,16 +672,7 @@ def refunds_flag_stale_processing(*, now=None) -> int:
             _, refund = _lock(refund)
             if refund.status != RefundStatus.PROCESSING or refund.has_drift:
                 continue  # answered (or flagged) since the query above
-            refund.has_drift, refund.drift_note = True, note
-            _save(refund, "has_drift", "drift_note")
-            _record(
-                refund,
-                actor=SYSTEM,
-                via="stale check",
-                action="drift",
-                from_status=refund.status,
-                note=note,
-            )
+            _mark_drift(refund, note=note, via="stale check")
         flagged += 1
         logger.warning("refund %s stale in PROCESSING: %s", refund.number, note)
     return flagged

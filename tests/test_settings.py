@@ -11,14 +11,20 @@ from config.settings.base import database_from_url, env_bool, env_list
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _check_deploy(**env):
+def _production_env(**env) -> dict:
+    """This process's environment without what the production settings read, plus `env`."""
     environ = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE", "DB_CONN_MAX_AGE"}
     }
     environ.update(env)
     environ["DJANGO_SETTINGS_MODULE"] = "config.settings.production"
+    return environ
+
+
+def _check_deploy(**env):
+    environ = _production_env(**env)
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
@@ -95,12 +101,8 @@ def test_production_keeps_database_connections_unless_told_otherwise():
     )
 
     def read(**env):
-        environ = {k: v for k, v in os.environ.items() if k != "DB_CONN_MAX_AGE"}
-        environ.update(
-            SECRET_KEY=secrets.token_urlsafe(60),
-            ALLOWED_HOSTS="refunds.example.com",
-            DJANGO_SETTINGS_MODULE="config.settings.production",
-            **env,
+        environ = _production_env(
+            SECRET_KEY=secrets.token_urlsafe(60), ALLOWED_HOSTS="refunds.example.com", **env
         )
         result = subprocess.run(
             [sys.executable, "-c", f"import django; django.setup(); {code}"],

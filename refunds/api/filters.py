@@ -4,7 +4,7 @@ staff queue's search and exact order number / customer e-mail filters."""
 import django_filters
 from django import forms
 
-from refunds.filters import search_refunds
+from refunds.filters import case_variants, search_refunds
 from refunds.models import Refund, StatusChoices
 
 from .common import MAX_ID
@@ -12,11 +12,6 @@ from .common import MAX_ID
 
 class IdFilter(django_filters.Filter):
     field_class = forms.IntegerField
-
-
-def _variants(value: str) -> list[str]:
-    value = value.strip()
-    return list(dict.fromkeys([value, value.lower(), value.upper()]))
 
 
 class RefundFilter(django_filters.FilterSet):
@@ -45,10 +40,10 @@ class RefundFilter(django_filters.FilterSet):
         fields = ["orderId", "status", "valid", "orderNumber", "customerEmail", "q"]
 
     def filter_order_number(self, queryset, name, value):
-        return queryset.filter(order__external_number__in=_variants(value))
+        return queryset.filter(order__external_number__in=case_variants(value))
 
     def filter_customer_email(self, queryset, name, value):
-        return queryset.filter(order__customer__email__in=_variants(value))
+        return queryset.filter(order__customer__email__in=case_variants(value))
 
     def filter_search(self, queryset, name, value):
         return search_refunds(queryset, value)
