@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +65,13 @@ def stop_process(proc: subprocess.Popen) -> None:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def start_worker(*, pool: str, concurrency: int | str, log: Path, extra=()) -> subprocess.Popen:
+    """A Celery worker on the benchmark database and broker, its output in `log`."""
+    args = [sys.executable, "-m", "celery", "-A", "config", "worker"]
+    args += ["--pool", pool, "--concurrency", str(concurrency), "--loglevel", "WARNING", *extra]
+    return start_process(args, child_env(), log)
 
 
 def child_env(**extra) -> dict:

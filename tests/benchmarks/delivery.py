@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -28,11 +27,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.benchmarks.common import (
-    child_env,
     free_port,
     purge_broker,
     record,
-    start_process,
+    start_worker,
     stop_process,
 )
 
@@ -237,25 +235,8 @@ def bench_delivery(count: int = 2000, concurrency: int = 8) -> None:
         connection.close()
         setup = time.perf_counter() - setup_started
 
-        worker = start_process(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool",
-                POOL,
-                "--concurrency",
-                str(concurrency),
-                "--loglevel",
-                "WARNING",
-                "-Q",
-                "celery",
-            ],
-            child_env(),
-            WORKER_LOG,
+        worker = start_worker(
+            pool=POOL, concurrency=concurrency, log=WORKER_LOG, extra=("-Q", "celery")
         )
         started = time.perf_counter()
         bench_cpu = time.process_time()

@@ -28,6 +28,7 @@ from tests.benchmarks.common import (
     record,
     session_cpu_seconds,
     start_process,
+    start_worker,
     stop_process,
 )
 
@@ -101,25 +102,11 @@ def _wait_until_up(base: str) -> None:
 
 
 def _start_worker():
-    return start_process(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            WORKER_POOL,
-            "--concurrency",
-            WORKER_CONCURRENCY,
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "WARNING",
-        ],
-        child_env(),
-        LOG_DIR / "worker.log",
+    return start_worker(
+        pool=WORKER_POOL,
+        concurrency=WORKER_CONCURRENCY,
+        log=LOG_DIR / "worker.log",
+        extra=("--without-mingle", "--without-gossip"),
     )
 
 
