@@ -29,6 +29,16 @@ class RequesterRole(models.TextChoices):
     MARKETPLACE = "marketplace", "Marketplace"
 
 
+# What a customer is shown instead of the person who acted (staff names stay with staff).
+YOU, SUPPORT_TEAM, THE_MARKETPLACE = "You", "Our support team", "The marketplace"
+CUSTOMER_FACING_ROLE = {
+    RequesterRole.CUSTOMER: YOU,
+    RequesterRole.AGENT: SUPPORT_TEAM,
+    RequesterRole.MANAGER: SUPPORT_TEAM,
+    RequesterRole.MARKETPLACE: THE_MARKETPLACE,
+}
+
+
 class ReasonCode(models.TextChoices):
     DAMAGED = "damaged", "Arrived damaged"
     DEFECTIVE = "defective", "Defective or not working"
@@ -165,6 +175,11 @@ class Refund(models.Model):
 
 class RefundLine(models.Model):
     refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
+    @property
+    def requester_for_customer(self) -> str:
+        """Who asked for the refund, as its customer is told: a role, never a staff member."""
+        return CUSTOMER_FACING_ROLE.get(self.requester_role, SUPPORT_TEAM)
+
     order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="refund_lines")
     # Units refunded; 0 for an amount-only adjustment of the line.
     quantity = models.PositiveIntegerField()
@@ -222,3 +237,10 @@ class RefundEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("Refund events are append-only and cannot be deleted.")
+
+    def actor_for_customer(self, customer_user_id: int | None) -> str:
+        """Who acted, as the refund's customer is told: themselves, our support team, or the
+        marketplace (no person acts for the system: webhooks, polls, imports)."""
+        if self.actor_id is None:
+            return THE_MARKETPLACE
+        return YOU if self.actor_id == customer_user_id else SUPPORT_TEAM

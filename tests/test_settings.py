@@ -118,3 +118,54 @@ def test_production_keeps_database_connections_unless_told_otherwise():
     assert read() == ["60", "True"]
     assert read(DB_CONN_MAX_AGE="0") == ["0", "True"]
     assert database_from_url("postgres://u@h/db")["CONN_MAX_AGE"] == 0  # elsewhere: opt-in
+
+
+def test_a_trusted_proxy_that_is_not_an_address_stops_the_start():
+    result = _check_deploy(
+        SECRET_KEY=secrets.token_urlsafe(60),
+        ALLOWED_HOSTS="refunds.example.com",
+        TRUSTED_PROXIES="10.0.0.0/8, proxy.internal",
+    )
+    assert result.returncode == 1
+    assert (
+        "RuntimeError: TRUSTED_PROXIES: 'proxy.internal' is not an IP address or network"
+        in result.stderr
+    )
+
+
+def test_trusted_proxies_are_read_from_the_environment():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from config.settings import base; print(base.TRUSTED_PROXIES)",
+        ],
+        cwd=ROOT,
+        env={**_production_env(), "TRUSTED_PROXIES": "10.0.0.1, 2001:db8::/32"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['10.0.0.1', '2001:db8::/32']"
+
+
+def test_every_page_gets_a_content_security_policy_without_inline_code(client):
+    response = client.get("/accounts/login/")
+    assert response.status_code == 200
+    directives = dict(
+        part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";")
+    )
+    assert directives == {
+        "default-src": "'self'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "img-src": "'self' data:",
+        "font-src": "'self'",
+        "connect-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'none'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }

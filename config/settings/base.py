@@ -1,5 +1,6 @@
 """Settings shared by every environment, from environment variables with safe defaults."""
 
+import ipaddress
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -49,6 +50,14 @@ SECRET_KEY = env("SECRET_KEY", "insecure-dev-key-change-me-refund-desk-000000000
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# Reverse proxies (IPs or CIDRs) whose X-Forwarded-For we believe; empty: the connecting
+# address is the client's (refunds/client_address.py). Only list proxies you run.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise RuntimeError(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network") from None
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -63,6 +72,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "orders",
     "refunds",
     "integrations",
@@ -70,6 +80,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -246,6 +257,29 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+# Password-reset e-mails per e-mail address and per client address within the window (seconds);
+# past that the form still says "check your e-mail" but nothing is sent.
+PASSWORD_RESET_EMAIL_LIMIT = int(env("PASSWORD_RESET_EMAIL_LIMIT", "3"))
+PASSWORD_RESET_ADDRESS_LIMIT = int(env("PASSWORD_RESET_ADDRESS_LIMIT", "10"))
+PASSWORD_RESET_WINDOW_SECONDS = int(env("PASSWORD_RESET_WINDOW_SECONDS", "3600"))
+
+# Content-Security-Policy (django-csp): our own scripts, styles, fonts and images only; no inline
+# script, inline style or eval anywhere (templates load static/js and static/css files). data:
+# images are for the Swagger UI's icons at /api/docs/.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

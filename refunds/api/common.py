@@ -20,6 +20,7 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import exception_handler
 
 from orders.errors import OrderError
+from refunds.client_address import client_address
 from refunds.errors import RefundError
 
 MAX_ID = 2**63 - 1
@@ -42,35 +43,62 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+def _flatten(detail, path: str = "") -> list[tuple[str, str]]:
+    """DRF's nested error detail as (field path, plain message) pairs, in order: {"lines": [{},
+    {"quantity": [...]}]} gives ("lines[1].quantity", "..."); a ListField's or DictField's
+    {0: [...]} gives "tags[0]". "non_field_errors" belongs to the object that holds it."""
+    if isinstance(detail, dict):
+        pairs = []
+        for key, value in detail.items():
+            if key == "non_field_errors":
+                sub = path
+            elif isinstance(key, int):
+                sub = f"{path}[{key}]"
+            else:
+                sub = f"{path}.{camel(str(key))}" if path else camel(str(key))
+            pairs += _flatten(value, sub)
+        return pairs
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [(path, str(item)) for item in detail]
+        pairs = []
+        for index, item in enumerate(detail):  # a list serializer's errors, {} for good items
+            if item:
+                pairs += _flatten(item, f"{path}[{index}]")
+        return pairs
+    return [(path, str(detail))]
+
+
 def _first_message(detail) -> str:
-    if isinstance(detail, list) and detail:
-        return _first_message(detail[0])
-    if isinstance(detail, dict) and detail:
-        key, value = next(iter(detail.items()))
-        message = _first_message(value)
-        return message if key == "non_field_errors" else f"{key}: {message}"
-    return str(detail)
+    pairs = _flatten(detail)
+    if not pairs:
+        return "Invalid input."
+    path, message = pairs[0]
+    return f"{path}: {message}" if path else message
 
 
-def _fields(detail) -> dict:
-    if not isinstance(detail, dict):
-        return {}
-    return {
-        camel(key): [str(m) for m in (value if isinstance(value, list) else [value])]
-        if not isinstance(value, dict | list) or all(not isinstance(m, dict | list) for m in value)
-        else _first_message(value)
-        for key, value in detail.items()
-    }
+def _fields(detail) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for path, message in _flatten(detail):
+        if path:
+            fields.setdefault(path, []).append(message)
+    return fields
+
+
+# RefundError codes that say who may act, not what is wrong with the input: 403, not 400.
+PERMISSION_CODES = frozenset({"forbidden", "maker_checker", "approval_limit"})
 
 
 def api_exception_handler(exc, context):
-    """Every error as {"error": {"code", "message", "field"?, "fields"?}}; domain errors become
-    4xx (forbidden -> 403, a refused transition -> 409, anything else refused -> 400)."""
+    """Every error as {"error": {"code", "message", "field"?, "fields"?}}, in plain text (nested
+    field errors flattened to "lines[0].quantity"); domain errors become 4xx (who may act:
+    forbidden, maker-checker, approval limit -> 403; a refused transition -> 409; anything else
+    refused -> 400)."""
     field = None
     if isinstance(exc, RefundError):
         field = camel(exc.field) if exc.field else None
-        if exc.code == "forbidden":
-            exc = exceptions.PermissionDenied(exc.message, code="forbidden")
+        if exc.code in PERMISSION_CODES:
+            exc = exceptions.PermissionDenied(exc.message, code=exc.code)
         elif exc.code == "invalid_transition":
             exc = Conflict(exc.message, code=exc.code)
         else:
@@ -99,7 +127,7 @@ def api_exception_handler(exc, context):
         code = (
             exc.default_code if not hasattr(detail, "code") else (detail.code or exc.default_code)
         )
-        message = str(detail)
+        message = _first_message(detail) if isinstance(detail, dict | list) else str(detail)
         fields = {}
     error = {"code": str(code), "message": message}
     if field:
@@ -200,10 +228,18 @@ class PageSizePagination(BasePagination):
         ]
 
 
+class ApiUserThrottle(UserRateThrottle):
+    """Per user; a caller not signed in is counted by the client address that TRUSTED_PROXIES
+    gives (DRF's own reading trusts any X-Forwarded-For unless NUM_PROXIES is set)."""
+
+    def get_ident(self, request):
+        return client_address(request)
+
+
 class ApiView(GenericAPIView):
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
-    throttle_classes = [UserRateThrottle]
+    throttle_classes = [ApiUserThrottle]
 
     def get_exception_handler(self):
         return api_exception_handler

@@ -6,7 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from refunds.models import ReasonCode, Refund, StatusChoices
+from refunds.models import ReasonCode, Refund, RequesterRole, StatusChoices
 
 from .common import MAX_ID
 
@@ -30,7 +30,10 @@ class RefundOut(serializers.Serializer):
     orderNumber = serializers.CharField(source="order.external_number")
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
-    requester = serializers.CharField(source="requester_name")
+    requester = serializers.SerializerMethodField(
+        help_text="Username of the requester; a customer is told a role for anyone else "
+        '("Our support team", "The marketplace"), never a staff member\'s name.'
+    )
     requestReason = serializers.ChoiceField(source="reason_code", choices=ReasonCode.choices)
     explanation = serializers.CharField(source="customer_explanation")
     responseReason = serializers.SerializerMethodField()
@@ -46,6 +49,15 @@ class RefundOut(serializers.Serializer):
     lines = RefundLineOut(many=True)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(serializers.CharField())
+    def get_requester(self, refund: Refund) -> str:
+        viewer = self.context.get("viewer")
+        if (viewer is not None and viewer.is_staff) or (
+            refund.requester_role == RequesterRole.CUSTOMER
+        ):
+            return refund.requester_name  # staff, or the customer's own username
+        return refund.requester_for_customer
+
     def get_responseReason(self, refund: Refund) -> str | None:
         return _blank_as_null(refund.response_reason)
 

@@ -52,7 +52,8 @@ def orders_for(user):
 
 
 def _refund_data(refund_id: int, user) -> dict:
-    return {"data": RefundOut(get_object_or_404(refunds_for(user), pk=refund_id)).data}
+    refund = get_object_or_404(refunds_for(user), pk=refund_id)
+    return {"data": RefundOut(refund, context={"viewer": user}).data}
 
 
 class RefundListView(ApiView):
@@ -70,7 +71,9 @@ class RefundListView(ApiView):
     )
     def get(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(RefundOut(page, many=True).data)
+        return self.get_paginated_response(
+            RefundOut(page, many=True, context={"viewer": request.user}).data
+        )
 
     @extend_schema(
         operation_id="refunds_create",
@@ -125,7 +128,9 @@ class RefundDetailView(ApiView):
         responses={200: RefundEnvelope, **error_responses(401, 403, 404, 429)},
     )
     def get(self, request, id: int):
-        return Response({"data": RefundOut(self._refund(id)).data})
+        return Response(
+            {"data": RefundOut(self._refund(id), context={"viewer": request.user}).data}
+        )
 
     @extend_schema(
         operation_id="refunds_update",

@@ -242,7 +242,12 @@ class RefundDetailView(LoginRequiredMixin, TemplateView):
         )
         return super().get_context_data(
             refund=refund,
-            events=[e for e in refund.events.all() if e.from_status != e.to_status],
+            # Who acted, as a role: a customer never sees a staff member's name or e-mail.
+            events=[
+                (e, e.actor_for_customer(self.request.user.pk))
+                for e in refund.events.all()
+                if e.from_status != e.to_status
+            ],
             can_ship=_allowed(Action.SHIP, refund.status) and not refund.refund_only,
             can_cancel=_allowed(Action.CANCEL, refund.status),
             ship_form=ship_form,

@@ -274,17 +274,129 @@ def test_retry_when_not_failed_is_400(order, customer_user, agent):
     }
 
 
-def test_maker_checker_is_400_with_code(order, agent):
+def test_maker_checker_is_403_with_code_and_nothing_changes(order, agent):
     refund = refund_request(
         actor=agent, order=order, reason_code="damaged", refund_only=True, amount="5.00"
     )
+    events = RefundEvent.objects.count()
     response = client_for(agent).patch(
         f"/api/v2/refunds/{refund.pk}", {"action": "APPROVE"}, format="json"
     )
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "maker_checker"
+    assert response.status_code == 403
+    assert response.json()["error"] == {
+        "code": "maker_checker",
+        "message": "You requested this refund, so someone else must approve it",
+    }
     refund.refresh_from_db()
     assert refund.status == "REQUESTED"
+    assert RefundEvent.objects.count() == events
+
+
+def test_approval_above_the_limit_is_403_with_code_and_nothing_changes(
+    order, customer_user, agent, settings
+):
+    settings.REFUND_APPROVAL_LIMIT = Decimal("5.00")
+    refund = _request(order, customer_user)  # 10.00 USD
+    events = RefundEvent.objects.count()
+    response = client_for(agent).patch(
+        f"/api/v2/refunds/{refund.pk}", {"action": "APPROVE"}, format="json"
+    )
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["code"] == "approval_limit"
+    assert "need a refund manager's approval" in error["message"]
+    refund.refresh_from_db()
+    assert refund.status == "REQUESTED"
+    assert RefundEvent.objects.count() == events
+
+
+def test_nested_field_errors_are_plain_text_with_the_field_path(order, customer_user):
+    line = order.lines.first()
+    response = client_for(customer_user).post(
+        "/api/v2/refunds",
+        {
+            "orderId": order.pk,
+            "reason": "damaged",
+            "refundOnly": True,
+            "lines": [{"lineId": line.pk, "quantity": 1}, {"lineId": line.pk, "quantity": "x"}, 7],
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid",
+        "message": "lines[1].quantity: A valid integer is required.",
+        "fields": {
+            "lines[1].quantity": ["A valid integer is required."],
+            "lines[2]": ["Invalid data. Expected a dictionary, but got int."],
+        },
+    }
+    assert Refund.objects.count() == 0
+
+
+def test_a_list_field_given_text_names_the_field(order, customer_user):
+    response = client_for(customer_user).post(
+        "/api/v2/refunds",
+        {"orderId": order.pk, "reason": "damaged", "refundOnly": True, "lines": "two"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "lines": ['Expected a list of items but got type "str".']
+    }
+    assert response.json()["error"]["message"] == (
+        'lines: Expected a list of items but got type "str".'
+    )
+
+
+def test_receive_errors_name_the_received_line(order, customer_user, agent):
+    refund = refund_approve(actor=agent, refund=_request(order, customer_user))
+    response = client_for(agent).patch(
+        f"/api/v2/refunds/{refund.pk}",
+        {"action": "RECEIVE", "received": [{"lineId": 1, "quantity": -1}]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "received[0].quantity": ["Ensure this value is greater than or equal to 0."]
+    }
+    refund.refresh_from_db()
+    assert refund.status == "WAITING"
+
+
+def test_a_customer_sees_a_role_not_the_staff_member_who_requested(order, customer_user, agent):
+    by_staff = refund_request(
+        actor=agent, order=order, reason_code="damaged", refund_only=True, amount="5.00"
+    )
+    by_marketplace = refund_request(
+        actor=None,
+        order=order,
+        reason_code="damaged",
+        refund_only=True,
+        amount="1.00",
+        via="poll",
+        external_id="EXT-1",
+        requester_name="Shop customer service",
+    )
+    mine = _request(order, customer_user)
+    alice = client_for(customer_user)
+    listed = {r["id"]: r["requester"] for r in alice.get("/api/v2/refunds").json()["data"]}
+    assert listed == {
+        by_staff.pk: "Our support team",
+        by_marketplace.pk: "The marketplace",
+        mine.pk: "alice@example.com",
+    }
+    detail = alice.get(f"/api/v2/refunds/{by_staff.pk}").json()["data"]
+    assert detail["requester"] == "Our support team"
+    assert "agent1@example.com" not in alice.get("/api/v2/refunds").content.decode()
+    staff = {
+        r["id"]: r["requester"] for r in client_for(agent).get("/api/v2/refunds").json()["data"]
+    }
+    assert staff == {
+        by_staff.pk: "agent1@example.com",
+        by_marketplace.pk: "Shop customer service",
+        mine.pk: "alice@example.com",
+    }
 
 
 def test_staff_without_view_permission_is_403(order, customer_user):

@@ -208,7 +208,10 @@ def test_cancel_and_timeline(
     assert refund.status == "CANCELLED"
     assert [m.subject for m in mail.outbox] == [f"Refund {refund.number}: Cancelled"]
     body = alice_client.get(f"/portal/refunds/{refund.pk}/").content.decode()
-    assert re.findall(r"<strong>(\w+)</strong></li>", body) == ["REQUESTED", "CANCELLED"]
+    assert re.findall(r"<strong>(\w+)</strong> · ([\w ]+)</li>", body) == [
+        ("REQUESTED", "You"),
+        ("CANCELLED", "You"),
+    ]
     assert "Cancel this refund" not in body
     again = alice_client.post(f"/portal/refunds/{refund.pk}/cancel/", follow=True)
     assert "Cannot cancel a refund that is cancelled" in again.content.decode()
@@ -268,3 +271,117 @@ def test_a_successful_sign_in_clears_the_account_count(client, customer_user, se
         "/accounts/login/", {"username": "alice@example.com", "password": factories.PASSWORD}
     )
     assert again.status_code == 302
+
+
+def _reset(client, email: str, **extra):
+    return client.post("/accounts/password_reset/", {"email": email}, **extra)
+
+
+def test_password_reset_sends_at_most_the_limit_per_email_address(
+    client, customer_user, settings, caplog
+):
+    settings.PASSWORD_RESET_EMAIL_LIMIT = 3
+    answers = [_reset(client, "alice@example.com", REMOTE_ADDR=f"10.0.1.{n}") for n in range(5)]
+    assert [(r.status_code, r.url) for r in answers] == [
+        (302, "/accounts/password_reset/done/")
+    ] * 5
+    assert [m.to for m in mail.outbox] == [["alice@example.com"]] * 3
+    suppressed = [r for r in caplog.records if r.name == "refunds.views.accounts"]
+    assert [r.getMessage() for r in suppressed] == [
+        "Password reset e-mail not sent (client 10.0.1.3): "
+        "4 requests for this e-mail address in 3600 s",
+        "Password reset e-mail not sent (client 10.0.1.4): "
+        "5 requests for this e-mail address in 3600 s",
+    ]
+    page = client.get(answers[-1].url).content.decode()
+    assert "Check your e-mail" in page
+
+
+def test_password_reset_sends_at_most_the_limit_per_client_address(client, db, settings):
+    settings.PASSWORD_RESET_ADDRESS_LIMIT = 2
+    for n in range(3):
+        factories.UserFactory(username=f"user{n}@example.com", email=f"user{n}@example.com")
+    for n in range(3):
+        assert _reset(client, f"user{n}@example.com").status_code == 302
+    assert [m.to for m in mail.outbox] == [["user0@example.com"], ["user1@example.com"]]
+    assert _reset(client, "user2@example.com", REMOTE_ADDR="10.0.0.9").status_code == 302
+    assert mail.outbox[-1].to == ["user2@example.com"]
+    assert len(mail.outbox) == 3
+
+
+def test_password_reset_limit_counts_the_client_behind_a_trusted_proxy(client, db, settings):
+    settings.PASSWORD_RESET_ADDRESS_LIMIT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
+    for n in range(3):
+        factories.UserFactory(username=f"user{n}@example.com", email=f"user{n}@example.com")
+    proxy = {"REMOTE_ADDR": "10.0.0.5"}
+    _reset(client, "user0@example.com", HTTP_X_FORWARDED_FOR="203.0.113.1", **proxy)
+    _reset(client, "user1@example.com", HTTP_X_FORWARDED_FOR="203.0.113.2", **proxy)
+    # The same client again, however it dresses up the left of the header: refused.
+    _reset(client, "user2@example.com", HTTP_X_FORWARDED_FOR="198.51.100.7, 203.0.113.1", **proxy)
+    assert [m.to for m in mail.outbox] == [["user0@example.com"], ["user1@example.com"]]
+
+
+def test_lockout_behind_a_trusted_proxy_counts_each_client_not_the_proxy(
+    client, customer_user, settings
+):
+    settings.LOGIN_LOCKOUT_ADDRESS_ATTEMPTS = 2
+    settings.TRUSTED_PROXIES = ["10.0.0.1", "10.0.0.2"]
+    via_proxies = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.9, 10.0.0.2"}
+    for n in range(2):
+        client.post(
+            "/accounts/login/",
+            {"username": f"nobody{n}@example.com", "password": "x"},
+            **via_proxies,
+        )
+    locked = client.post(
+        "/accounts/login/",
+        {"username": "alice@example.com", "password": factories.PASSWORD},
+        **via_proxies,
+    )
+    assert "Too many failed sign-ins" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+    other_client = client.post(
+        "/accounts/login/",
+        {"username": "alice@example.com", "password": factories.PASSWORD},
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="203.0.113.10, 10.0.0.2",
+    )
+    assert other_client.status_code == 302
+    client.logout()
+    # A peer that is not a trusted proxy cannot pick its address by sending the header.
+    for n in range(2):
+        client.post(
+            "/accounts/login/",
+            {"username": f"nobody{n}@example.com", "password": "x"},
+            REMOTE_ADDR="198.51.100.4",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+        )
+    spoofed = client.post(
+        "/accounts/login/",
+        {"username": "alice@example.com", "password": factories.PASSWORD},
+        REMOTE_ADDR="198.51.100.4",
+        HTTP_X_FORWARDED_FOR="203.0.113.200",
+    )
+    assert "Too many failed sign-ins" in spoofed.content.decode()
+
+
+def test_portal_shows_roles_not_the_staff_member_who_acted(
+    alice_client, order, customer_user, agent
+):
+    refund = refund_request(
+        actor=agent, order=order, reason_code="damaged", refund_only=True, amount="5.00"
+    )
+    refund_approve(actor=factories.manager(username="boss@example.com"), refund=refund)
+    mine = _request(order, customer_user)
+    body = alice_client.get(f"/portal/refunds/{refund.pk}/").content.decode()
+    assert re.search(r'id="refund-requester">([^<]+)<', body).group(1) == "Our support team"
+    assert re.findall(r"<strong>(\w+)</strong> · ([\w ]+)</li>", body) == [
+        ("REQUESTED", "Our support team"),
+        ("PROCESSING", "Our support team"),
+    ]
+    assert "agent1@example.com" not in body
+    assert "boss@example.com" not in body
+    own = alice_client.get(f"/portal/refunds/{mine.pk}/").content.decode()
+    assert re.search(r'id="refund-requester">([^<]+)<', own).group(1) == "You"
+    assert re.findall(r"<strong>(\w+)</strong> · ([\w ]+)</li>", own) == [("REQUESTED", "You")]

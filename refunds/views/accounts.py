@@ -1,0 +1,28 @@
+"""The password reset, limited per e-mail address and per client address (refunds.lockout), so
+that nobody can make us send anyone any number of e-mails."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.views import PasswordResetView
+from django.http import HttpResponseRedirect
+
+from refunds.client_address import client_address
+from refunds.lockout import password_reset_refusal
+
+logger = logging.getLogger(__name__)
+
+
+class LimitedPasswordResetView(PasswordResetView):
+    def form_valid(self, form):
+        refusal = password_reset_refusal(self.request, form.cleaned_data["email"])
+        if refusal:
+            # The same "check your e-mail" page either way: the answer tells nothing.
+            logger.warning(
+                "Password reset e-mail not sent (client %s): %s",
+                client_address(self.request),
+                refusal,
+            )
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
