@@ -1,5 +1,6 @@
 """The only writers of orders. `order_upsert` is idempotent: the same external order twice
-updates the first copy and never duplicates it.
+updates the first copy and never duplicates it. An order keeps its customer: importing it again
+with another customer e-mail is refused.
 
 Import format (one object, or a list of them, in `import_orders FILE.json`)::
 
@@ -211,7 +212,25 @@ def order_upsert(*, data: dict) -> Order:
             f"payments: they add up to {paid}, the order total is {grand_total}", field="payments"
         )
 
-    customer, _ = Customer.objects.get_or_create(email=email, defaults={"name": customer_name})
+    order = (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .filter(account=account, external_number=number)
+        .first()
+    )
+    if order is None:
+        customer, _ = Customer.objects.get_or_create(email=email, defaults={"name": customer_name})
+    elif order.customer.email.lower() != email:
+        # The customer, and whoever logs in as them, sees the order and its refunds: an import
+        # never hands them to someone else.
+        raise OrderError(
+            f"customer.email: order {number} of {account.name} belongs to "
+            f"{order.customer.email}; an import cannot give it to {email}. Correct the "
+            "customer's e-mail in the file",
+            field="customer.email",
+        )
+    else:
+        customer = order.customer
     if customer_name and customer.name != customer_name:
         customer.name = customer_name
         customer.save(update_fields=["name"])
@@ -228,9 +247,6 @@ def order_upsert(*, data: dict) -> Order:
         "additional_total": additional,
         "grand_total": grand_total,
     }
-    order = (
-        Order.objects.select_for_update().filter(account=account, external_number=number).first()
-    )
     if order is None:
         order = Order.objects.create(account=account, external_number=number, **order_values)
     else:

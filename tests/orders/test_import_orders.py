@@ -268,3 +268,58 @@ def test_refunded_line_cannot_be_removed(account, agent):
     with pytest.raises(OrderError, match="lines: line L2 has refunds and cannot be removed"):
         order_upsert(data=smaller)
     assert _state() == before
+
+
+def _refunded_for_alice(agent):
+    """ORDER imported for Alice (a portal user) with one refund on it."""
+    from refunds.services import refund_request
+
+    order = order_upsert(data=ORDER)
+    alice = factories.UserFactory(username="alice@example.com")
+    Customer.objects.filter(email="alice@example.com").update(user=alice)
+    refund = refund_request(
+        actor=agent, order=order, reason_code="other", refund_only=True, amount="5.00"
+    )
+    return alice, refund
+
+
+def test_reimport_with_another_customer_is_refused_and_moves_nothing(account, agent):
+    from refunds.models import Refund, RefundEvent
+    from refunds.selectors import refunds_for_customer
+
+    alice, refund = _refunded_for_alice(agent)
+    mallory = factories.UserFactory(username="mallory@example.com")
+    factories.CustomerFactory(email="mallory@example.com", user=mallory)
+    before = (_state(), list(Refund.objects.values()), list(RefundEvent.objects.values()))
+    moved = {**ORDER, "status": "fulfilled", "customer": {"email": "Mallory@Example.com"}}
+
+    with pytest.raises(OrderError) as exc_info:
+        order_upsert(data=moved)
+
+    assert exc_info.value.message == (
+        "customer.email: order LZ-1001 of LLZW test belongs to alice@example.com; an import "
+        "cannot give it to mallory@example.com. Correct the customer's e-mail in the file"
+    )
+    assert exc_info.value.field == "customer.email"
+    assert (_state(), list(Refund.objects.values()), list(RefundEvent.objects.values())) == before
+    assert Order.objects.get().customer.email == "alice@example.com"
+    assert list(refunds_for_customer(mallory)) == []
+    assert [r.pk for r in refunds_for_customer(alice)] == [refund.pk]
+
+
+def test_reimport_with_another_customer_in_a_file_imports_nothing(account, agent, tmp_path):
+    _refunded_for_alice(agent)
+    before = _state()
+    new_order = {**ORDER, "external_number": "LZ-1002"}
+    moved = {**ORDER, "customer": {"email": "mallory@example.com", "name": "Mallory"}}
+    path = _write(tmp_path, [new_order, moved])
+
+    with pytest.raises(CommandError) as exc_info:
+        call_command("import_orders", str(path))
+
+    assert str(exc_info.value) == (
+        f"Order #2 in {path}: customer.email: order LZ-1001 of LLZW test belongs to "
+        "alice@example.com; an import cannot give it to mallory@example.com. Correct the "
+        "customer's e-mail in the file. Nothing was imported."
+    )
+    assert _state() == before

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from orders.models import Order
+from orders.models import Customer, Order
 from refunds.calculator import LineChoice
 from refunds.services import refund_request
 from tests import factories
@@ -121,3 +121,30 @@ def test_agent_and_customer_cannot_import(agent, customer_user):
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "permission_denied"
     assert Order.objects.count() == 0
+
+
+def test_import_giving_an_order_to_another_customer_is_400_and_changes_nothing(manager):
+    account = factories.AccountFactory()
+    client = client_for(manager)
+    assert client.post("/api/v2/orders", _import_body(account), format="json").status_code == 201
+    order = Order.objects.get()
+    body = _import_body(account)
+    body["customer"] = {"email": "mallory@example.com", "name": "Mallory"}
+    body["shippingTotal"] = "0.00"
+    body["payments"][0]["amount"] = "40.00"
+
+    response = client.post("/api/v2/orders", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid",
+        "message": f"customer.email: order API-1 of {account.name} belongs to "
+        "carol@example.com; an import cannot give it to mallory@example.com. Correct the "
+        "customer's e-mail in the file",
+        "field": "customerEmail",
+    }
+    assert list(Order.objects.values_list("customer__email", "grand_total")) == [
+        ("carol@example.com", Decimal("45.00"))
+    ]
+    assert Customer.objects.filter(email="mallory@example.com").exists() is False
+    assert order.payments.get().amount == Decimal("45.00")
