@@ -294,9 +294,17 @@ class MarketplaceAdapter:
         return []
 
     def parse_webhook(
-        self, *, name: str, method: str, headers: Mapping[str, str], body: bytes
+        self,
+        *,
+        name: str,
+        method: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        verified: bool = False,
     ) -> WebhookMessage:
-        """Verify (constant-time) and parse an inbound webhook; raise WebhookRejected."""
+        """Verify (constant-time) and parse an inbound webhook; raise WebhookRejected.
+        `verified=True` parses a stored event that was verified when it arrived (its stored
+        headers are redacted, so its signature can no longer be checked): parse only."""
         raise WebhookRejected("This marketplace sends no webhooks", status=404)
 
     # Subclasses override these. By default an action the platform has no API for is done

@@ -3,6 +3,7 @@ on every call, and a JSON log line per call with secrets redacted."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -19,32 +20,56 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("integrations.http")
 
-SECRET_HEADERS = {
-    "authorization",
-    "authorizationjwt",
-    "access-token",
-    "cookie",
-    "set-cookie",
-    "x-api-key",
-}
+# Header names that carry a credential (Authorization, cookies, a vendor's token or key)...
+SECRET_HEADER_NAMES = re.compile(r"auth|token|secret|passw|api[-_]?key|cookie|session", re.I)
+# ...and those that carry a signature: kept as a fingerprint, enough to compare two deliveries,
+# useless to replay or forge one.
+SIGNATURE_HEADER_NAMES = re.compile(r"signature|hmac", re.I)
+_CREDENTIAL_KEY_PATTERN = r"[^\"]*(?:password|secret|token|api_?key|authorization|credential)[^\"]*"
 SECRET_KEYS = re.compile(
-    r'("(?:password|client_secret|token|access_token|refresh_token|secret)"\s*:\s*)"[^"]*"',
+    rf'("{_CREDENTIAL_KEY_PATTERN}"\s*:\s*)"[^"\\]*(?:\\.[^"\\]*)*"',
     re.IGNORECASE,
 )
+SECRET_FORM_FIELDS = re.compile(
+    r"((?:^|[&?])[^=&\s\"]*(?:password|secret|token|api_?key)[^=&\s\"]*=)[^&\s\"'\\]*",
+    re.IGNORECASE,
+)
+REDACTED = "***"
+
+
+def fingerprint(value: str) -> str:
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{REDACTED} (sha256 {digest[:12]})"
+
+
+def redact_header(name: str, value: str) -> str:
+    if SECRET_HEADER_NAMES.search(name):
+        return REDACTED
+    if SIGNATURE_HEADER_NAMES.search(name):
+        return fingerprint(str(value))
+    return value
 
 
 def redact_headers(headers) -> dict[str, str]:
-    return {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in dict(headers).items()}
+    """Headers with credentials replaced and signatures reduced to a fingerprint: what our
+    outbound logs show and what is stored of an inbound webhook."""
+    return {k: redact_header(k, v) for k, v in dict(headers).items()}
+
+
+def redact_text(text: str) -> str:
+    """A JSON or form body with the values of secret-looking keys replaced, whole (no cut):
+    what is stored of an inbound webhook."""
+    text = SECRET_KEYS.sub(rf'\1"{REDACTED}"', text)
+    return SECRET_FORM_FIELDS.sub(rf"\1{REDACTED}", text)
 
 
 def redact_body(body) -> str:
+    """The first 2000 characters of a body, redacted: what our outbound logs show."""
     if body is None:
         return ""
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
-    text = str(body)[:2000]
-    text = SECRET_KEYS.sub(r'\1"***"', text)
-    return re.sub(r"(password=)[^&]*", r"\1***", text)
+    return redact_text(str(body)[:2000])
 
 
 class MarketplaceSession(requests.Session):

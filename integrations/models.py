@@ -107,6 +107,17 @@ class WebhookEvent(models.Model):
     error = models.TextField(blank=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    processing_attempts = models.PositiveIntegerField(
+        default=0,
+        help_text="Processing attempts that failed; the event fails for good after"
+        " WEBHOOK_MAX_RETRIES of them.",
+    )
+    next_attempt_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the event's next processing message is due (its retry, or the sweeper's"
+        " last send); the sweeper sends it again only once this is well past.",
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -12,15 +12,24 @@ The view (`/<adapter key>/webhooks/<name>`, the names each adapter class declare
      of a few milliseconds in one `integrations.tasks.process_webhook_events` message (defined
      here); the beat sweeper sends events left `received` as single `process_webhook_event`s.
 
+What is stored is what can be kept safely: headers and body with credentials redacted and
+signatures reduced to a fingerprint (integrations.http), and no text PostgreSQL refuses (NUL,
+unpaired surrogates: replaced). Bodies are parsed with a bounded depth (integrations.jsontext).
+
 The processor re-reads the stored event (parsing it again with the same adapter, so no parsed
-copy can drift from the raw body) and applies it through the refund services, which never move a
-refund backwards: duplicates and out-of-order deliveries end in the right state.
+copy can drift from the raw body, without verifying it again: it was verified on arrival, and its
+stored headers no longer hold what was checked) and applies it through the refund services, which
+never move a refund backwards: duplicates and out-of-order deliveries end in the right state. A
+failed attempt of any kind is counted on the event and retried after WEBHOOK_RETRY_DELAY, and
+after WEBHOOK_MAX_RETRIES retries the event is FAILED with the reason; the sweeper re-sends only
+events whose message is overdue, those that never failed first.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
@@ -45,6 +54,8 @@ from .base import (
     WebhookRejected,
     WebhookTopic,
 )
+from .http import redact_headers, redact_text
+from .jsontext import storable_text
 from .models import OutboundAction, WebhookEvent, WebhookState
 
 logger = logging.getLogger(__name__)
@@ -57,7 +68,12 @@ class RefundNotYetKnown(Exception):
 
 
 def _headers(request: HttpRequest) -> dict[str, str]:
-    return {key: value for key, value in request.headers.items() if key.lower() != "cookie"}
+    """The request's headers (cookies never), each value storable (no NUL)."""
+    return {
+        key: storable_text(value)
+        for key, value in request.headers.items()
+        if key.lower() != "cookie"
+    }
 
 
 def _adapter_class_or_none(key: str):
@@ -243,7 +259,7 @@ class WebhookView(View):
             key=key,
             name=name,
             message=message,
-            headers={**headers, METHOD_HEADER: request.method},
+            headers={**redact_headers(headers), METHOD_HEADER: request.method},
             body=body,
         )
         return JsonResponse({})
@@ -318,15 +334,24 @@ def _verify(adapter_cls, *, key, name, method, headers, body):
 
 _INSERT = (
     "INSERT INTO {table} (account_id, adapter_key, name, delivery_key, topic, headers, body, state,"
-    " error, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', %s)"
+    " error, received_at, processing_attempts, next_attempt_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', %s, 0, NULL)"
     " ON CONFLICT (adapter_key, delivery_key) DO NOTHING RETURNING id"
 )
+
+
+def storable_body(body: bytes) -> str:
+    """What is kept of a verified body: its text, with what PostgreSQL refuses (NUL) replaced
+    and the values of secret-looking fields redacted. It is parsed again (without verifying:
+    the signature was over the original) when the event is processed."""
+    return redact_text(storable_text(body.decode("utf-8", "replace")))
 
 
 def _store(*, account, key, name, message: WebhookMessage, headers, body) -> int | None:
     """Store the event in one statement (INSERT ... ON CONFLICT DO NOTHING: a second delivery of
     the same key inserts nothing and raises nothing) and enqueue it once committed. Returns the
-    new event's id, None for a duplicate."""
+    new event's id, None for a duplicate. `headers` are stored as given (the view redacts
+    them); the body is stored as `storable_body` makes it."""
     ignored = message.topic == WebhookTopic.IGNORED
     with connection.cursor() as cursor:
         cursor.execute(
@@ -335,10 +360,10 @@ def _store(*, account, key, name, message: WebhookMessage, headers, body) -> int
                 account.pk,
                 key,
                 name,
-                message.delivery_key[:200],
+                storable_text(message.delivery_key[:200]),
                 str(message.topic),
                 json.dumps(headers),
-                body.decode("utf-8", "replace"),
+                storable_body(body),
                 WebhookState.IGNORED if ignored else WebhookState.RECEIVED,
                 timezone.now(),
             ],
@@ -366,11 +391,14 @@ def _message_of(event: WebhookEvent) -> WebhookMessage:
     adapter = _verifier(adapter_class(event.adapter_key), event.account)
     method = event.headers.get(METHOD_HEADER, "")
     methods = adapter.webhook_endpoints.get(event.name, ("POST",))
+    # verified: the event was verified when it arrived; its stored headers and body are
+    # redacted, so its signature cannot (and need not) be checked again.
     return adapter.parse_webhook(
         name=event.name,
         method=method or methods[0],
         headers=event.headers,
         body=event.body.encode("utf-8"),
+        verified=True,
     )
 
 
@@ -416,44 +444,119 @@ def webhook_event_process(event_id: int) -> str:
 @shared_task(name=PROCESS_BATCH_TASK, ignore_result=True)
 def process_webhook_events(event_ids: list[int]) -> dict[str, int]:
     """Apply a batch of stored events, one after the other, each as `process_webhook_event`
-    would. An event whose refund is not known yet is handed to that single-event task, with the
-    delay and retry count its own first attempt would have had; an event that crashes is logged
-    and left `received` for the sweeper. Every event is locked and skipped once processed, so a
-    batch delivered again (late ack after a lost worker) or also sent by the sweeper is harmless.
-    Near the soft time limit the rest of the batch goes out again as a new message."""
+    would. An event whose processing fails (its refund is not known yet, or anything else) is
+    counted and handed to that single-event task after WEBHOOK_RETRY_DELAY, or failed for good
+    after its retries (`webhook_event_retry_or_fail`). Every event is locked and skipped once
+    processed, so a batch delivered again (late ack after a lost worker) or also sent by the
+    sweeper is harmless. Near the soft time limit the rest of the batch goes out again as a new
+    message."""
     from celery.exceptions import SoftTimeLimitExceeded
 
     outcomes: dict[str, int] = {}
     for index, event_id in enumerate(event_ids):
         try:
             outcome = webhook_event_process(event_id)
-        except RefundNotYetKnown as exc:
-            outcome = _retry_single(event_id, exc)
         except SoftTimeLimitExceeded:
             rest = list(event_ids[index:])
             logger.warning("webhook batch near its time limit: %s events sent again", len(rest))
             process_webhook_events.apply_async(args=[rest])
             outcomes["sent again"] = len(rest)
             return outcomes
-        except Exception:
-            logger.exception("webhook event %s crashed; the sweeper will send it again", event_id)
-            outcome = "crashed"
+        except Exception as exc:
+            outcome = webhook_event_retry_or_fail(event_id, exc)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
 
 
-def _retry_single(event_id: int, exc: RefundNotYetKnown) -> str:
-    """What `process_webhook_event` does on its first attempt (retries=0): fail the event when no
-    retry is allowed, else send it again after WEBHOOK_RETRY_DELAY as retry number 1."""
+def failure_reason(exc: BaseException) -> str:
+    """What an event's `error` says of a failed attempt (storable, and short enough to read)."""
+    if isinstance(exc, RefundNotYetKnown):
+        text = str(exc)
+    else:
+        text = f"Refund Desk could not process the event: {type(exc).__name__}: {exc}"
+    return storable_text(text[:2000])
+
+
+def webhook_event_record_failure(event_id: int, reason: str) -> float | None:
+    """Count a failed processing attempt of a `received` event. Returns the seconds until its
+    next attempt, or None when it will not be tried again: it failed its first attempt and
+    WEBHOOK_MAX_RETRIES retries (it is then FAILED, `error` saying why), or it was processed
+    meanwhile. Either way the event is never retried without bound, and the sweeper leaves it
+    alone while its retry is due (`next_attempt_at`)."""
+    now = timezone.now()
+    with transaction.atomic():
+        event = (
+            WebhookEvent.objects.select_for_update()
+            .filter(pk=event_id, state=WebhookState.RECEIVED)
+            .only("pk", "processing_attempts")
+            .first()
+        )
+        if event is None:
+            return None
+        attempts = event.processing_attempts + 1
+        if attempts > settings.WEBHOOK_MAX_RETRIES:
+            WebhookEvent.objects.filter(pk=event_id).update(
+                state=WebhookState.FAILED,
+                processing_attempts=attempts,
+                next_attempt_at=None,
+                error=f"Gave up after {attempts} attempts; the last one: {reason}",
+                processed_at=now,
+            )
+            return None
+        delay = settings.WEBHOOK_RETRY_DELAY
+        WebhookEvent.objects.filter(pk=event_id).update(
+            processing_attempts=attempts,
+            next_attempt_at=now + dt.timedelta(seconds=delay),
+            error=f"Attempt {attempts} failed (tried again): {reason}",
+        )
+        return delay
+
+
+def webhook_event_retry_or_fail(event_id: int, exc: Exception) -> str:
+    """After a failed processing attempt: record it, and send the event again as a single
+    `process_webhook_event` after WEBHOOK_RETRY_DELAY, or leave it failed. "retry" or
+    "failed"."""
     from config.celery import app
 
-    if settings.WEBHOOK_MAX_RETRIES <= 0:
-        WebhookEvent.objects.filter(pk=event_id, state=WebhookState.RECEIVED).update(
-            state=WebhookState.FAILED, error=str(exc), processed_at=timezone.now()
-        )
+    if not isinstance(exc, RefundNotYetKnown):  # expected while a webhook races our delivery
+        logger.exception("webhook event %s could not be processed", event_id)
+    delay = webhook_event_record_failure(event_id, failure_reason(exc))
+    if delay is None:
         return "failed"
-    app.send_task(PROCESS_TASK, args=[event_id], countdown=settings.WEBHOOK_RETRY_DELAY, retries=1)
+    try:
+        app.send_task(PROCESS_TASK, args=[event_id], countdown=delay)
+    except Exception:  # the broker is down: the sweeper sends it once its retry is overdue
+        logger.warning("could not enqueue webhook event %s again", event_id, exc_info=True)
     return "retry"
+
+
+SWEEP_BATCH = 100
+
+
+def stale_events_claim(*, limit: int = SWEEP_BATCH) -> list[int]:
+    """The `received` events whose processing message is overdue (lost: broker down, worker
+    gone), for the sweeper to send again: never processed and received before the stale window,
+    or whose retry was due before it. Fewest failed attempts first, then the longest waiting:
+    events that keep failing never keep a new one waiting, and each one claimed is marked sent
+    now, so the next sweeps take the next ones instead of the same ones again."""
+    from django.db.models.functions import Coalesce
+
+    now = timezone.now()
+    stale = now - dt.timedelta(
+        seconds=max(settings.OUTBOX_SWEEP_INTERVAL * 3, settings.WEBHOOK_RETRY_DELAY * 2)
+    )
+    with transaction.atomic():
+        ids = list(
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(state=WebhookState.RECEIVED)
+            .annotate(due=Coalesce("next_attempt_at", "received_at"))
+            .filter(due__lt=stale)
+            .order_by("processing_attempts", "due", "id")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            WebhookEvent.objects.filter(pk__in=ids).update(next_attempt_at=now)
+    return ids
 
 
 def _finish(event: WebhookEvent, state: str, *, refund=None, error: str = "") -> None:

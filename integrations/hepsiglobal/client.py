@@ -188,7 +188,13 @@ class HepsiGlobalAdapter(MarketplaceAdapter):
         )
 
     def parse_webhook(
-        self, *, name: str, method: str, headers: Mapping[str, str], body: bytes
+        self,
+        *,
+        name: str,
+        method: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        verified: bool = False,
     ) -> WebhookMessage:
         return webhooks.parse(
             secret=self.account.webhook_secret,
@@ -196,4 +202,5 @@ class HepsiGlobalAdapter(MarketplaceAdapter):
             method=method,
             headers=headers,
             body=body,
+            verified=verified,
         )

@@ -363,6 +363,12 @@ class LlzwAdapter(MarketplaceAdapter):
 
     # --- Webhooks ---------------------------------------------------------------------------
     def parse_webhook(
-        self, *, name: str, method: str, headers: Mapping[str, str], body: bytes
+        self,
+        *,
+        name: str,
+        method: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        verified: bool = False,
     ) -> WebhookMessage:
         return parse_webhook(self.account, name=name, method=method, headers=headers, body=body)

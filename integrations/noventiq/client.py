@@ -327,7 +327,7 @@ class NoventiqAdapter(MarketplaceAdapter):
             or ""
         )
 
-    def parse_webhook(self, *, name, method, headers, body) -> WebhookMessage:
+    def parse_webhook(self, *, name, method, headers, body, verified=False) -> WebhookMessage:
         from integrations.base import WebhookRejected
 
         if name not in self.webhook_endpoints:
@@ -335,5 +335,5 @@ class NoventiqAdapter(MarketplaceAdapter):
         if method.upper() not in self.webhook_endpoints[name]:
             raise WebhookRejected(f"Noventiq webhooks are POSTed, not {method}", status=405)
         return webhooks.verify_and_parse(
-            secret=self.account.webhook_secret, headers=headers, body=body
+            secret=self.account.webhook_secret, headers=headers, body=body, verified=verified
         )

@@ -256,13 +256,21 @@ class ShoplazzaAdapter(MarketplaceAdapter):
         return self._result_for(record, post_sale_id=refund.external_request_id)
 
     def parse_webhook(
-        self, *, name: str, method: str, headers: Mapping[str, str], body: bytes
+        self,
+        *,
+        name: str,
+        method: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        verified: bool = False,
     ) -> WebhookMessage:
         if name not in self.webhook_endpoints:
             raise WebhookRejected(f"Shoplazza sends no webhook named {name!r}", status=404)
         if method.upper() not in self.webhook_endpoints[name]:
             raise WebhookRejected(f"{method} is not allowed here", status=405)
-        return parse_refund_webhook(secret=self.account.webhook_secret, headers=headers, body=body)
+        return parse_refund_webhook(
+            secret=self.account.webhook_secret, headers=headers, body=body, verified=verified
+        )
 
 
 class _Unauthorized(PermanentError):
