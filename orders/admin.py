@@ -11,6 +11,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from refunds.money import format_money
+
 from .models import Customer, MarketplaceAccount, Order, OrderLine, PaymentLine
 
 MASK = "••••••••"
@@ -34,19 +36,35 @@ class OrderLineInline(ReadOnlyInline):
         "sku",
         "name",
         "quantity",
-        "unit_price",
-        "discount",
-        "tax",
+        "unit_price_money",
+        "discount_money",
+        "tax_money",
         "fulfilled_quantity",
         "cancelled_quantity",
     )
     readonly_fields = fields
 
+    @admin.display(description="Unit price")
+    def unit_price_money(self, obj):
+        return format_money(obj.unit_price, obj.order.currency)
+
+    @admin.display(description="Discount")
+    def discount_money(self, obj):
+        return format_money(obj.discount, obj.order.currency)
+
+    @admin.display(description="Tax")
+    def tax_money(self, obj):
+        return format_money(obj.tax, obj.order.currency)
+
 
 class PaymentLineInline(ReadOnlyInline):
     model = PaymentLine
-    fields = ("external_id", "method", "amount")
+    fields = ("external_id", "method", "amount_money")
     readonly_fields = fields
+
+    @admin.display(description="Amount")
+    def amount_money(self, obj):
+        return format_money(obj.amount, obj.order.currency)
 
 
 @admin.register(Order)
@@ -56,8 +74,7 @@ class OrderAdmin(admin.ModelAdmin):
         "account",
         "customer",
         "status",
-        "grand_total",
-        "currency",
+        "grand_total_money",
         "placed_at",
         "new_refund_link",
     )
@@ -66,9 +83,47 @@ class OrderAdmin(admin.ModelAdmin):
     list_select_related = ("account", "customer")
     date_hierarchy = "placed_at"
     inlines = (OrderLineInline, PaymentLineInline)
+    # Every field read-only; money shown with its currency's decimals (a JPY column still
+    # holds two).
+    fields = (
+        "account",
+        "external_number",
+        "customer",
+        "status",
+        "currency",
+        "placed_at",
+        "paid_at",
+        "items_total_money",
+        "shipping_total_money",
+        "tip_total_money",
+        "additional_total_money",
+        "grand_total_money",
+        "created_at",
+        "updated_at",
+    )
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Order._meta.fields]
+        return self.fields
+
+    @admin.display(description="Items total")
+    def items_total_money(self, obj):
+        return format_money(obj.items_total, obj.currency)
+
+    @admin.display(description="Shipping total")
+    def shipping_total_money(self, obj):
+        return format_money(obj.shipping_total, obj.currency)
+
+    @admin.display(description="Tip total")
+    def tip_total_money(self, obj):
+        return format_money(obj.tip_total, obj.currency)
+
+    @admin.display(description="Additional total")
+    def additional_total_money(self, obj):
+        return format_money(obj.additional_total, obj.currency)
+
+    @admin.display(description="Grand total", ordering="grand_total")
+    def grand_total_money(self, obj):
+        return format_money(obj.grand_total, obj.currency)
 
     def has_add_permission(self, request):
         return False

@@ -15,6 +15,7 @@ from . import services
 from .errors import RefundError
 from .filters import search_refunds
 from .models import Refund, RefundEvent, RefundLine
+from .money import format_money
 from .states import STAFF_PERMISSION, Action
 
 
@@ -35,8 +36,12 @@ class ReadOnlyInline(admin.TabularInline):
 
 class RefundLineInline(ReadOnlyInline):
     model = RefundLine
-    fields = ("order_line", "quantity", "amount", "received_quantity", "restock")
+    fields = ("order_line", "quantity", "amount_money", "received_quantity", "restock")
     readonly_fields = fields
+
+    @admin.display(description="Amount")
+    def amount_money(self, obj):
+        return format_money(obj.amount, obj.refund.currency)
 
 
 class RefundEventInline(ReadOnlyInline):
@@ -129,11 +134,10 @@ class RefundAdmin(admin.ModelAdmin):
             "Amounts",
             {
                 "fields": (
-                    "lines_amount",
-                    "shipping_amount",
-                    "additional_amount",
-                    "total",
-                    "currency",
+                    "lines_money",
+                    "shipping_money",
+                    "additional_money",
+                    "total_money",
                 )
             },
         ),
@@ -161,7 +165,8 @@ class RefundAdmin(admin.ModelAdmin):
         return search_refunds(queryset, search_term), False
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Refund._meta.fields]
+        money = ["lines_money", "shipping_money", "additional_money", "total_money"]
+        return [f.name for f in Refund._meta.fields] + money
 
     def has_add_permission(self, request):
         return False
@@ -199,7 +204,23 @@ class RefundAdmin(admin.ModelAdmin):
 
     @admin.display(description="Amount", ordering="total")
     def amount(self, obj):
-        return f"{obj.total} {obj.currency}"
+        return format_money(obj.total, obj.currency)
+
+    @admin.display(description="Lines")
+    def lines_money(self, obj):
+        return format_money(obj.lines_amount, obj.currency)
+
+    @admin.display(description="Shipping")
+    def shipping_money(self, obj):
+        return format_money(obj.shipping_amount, obj.currency)
+
+    @admin.display(description="Additional charges")
+    def additional_money(self, obj):
+        return format_money(obj.additional_amount, obj.currency)
+
+    @admin.display(description="Total")
+    def total_money(self, obj):
+        return format_money(obj.total, obj.currency)
 
     def _each(self, request, queryset: QuerySet, verb: str, call) -> None:
         done = 0

@@ -10,7 +10,7 @@ from decimal import Decimal
 from orders.models import Order
 
 from .errors import RefundError
-from .money import ZERO, allocate, quantize, unit_share
+from .money import ZERO, allocate, format_money, quantize
 from .selectors import OrderRefundable, order_refundable
 
 
@@ -57,7 +57,7 @@ def _money(value, field: str, currency: str) -> Decimal:
         raise RefundError("The amount cannot be negative", field=field)
     if quantize(amount, currency) != amount:
         raise RefundError(f"{amount} has more decimals than {currency} allows", field=field)
-    return amount
+    return quantize(amount, currency)
 
 
 def propose_refund(
@@ -80,13 +80,14 @@ def propose_refund(
     additional = _money(additional_amount, "additional_amount", currency)
     if shipping > refundable.shipping:
         raise RefundError(
-            f"Shipping: {refundable.shipping} {currency} refundable, {shipping} requested",
+            f"Shipping: {format_money(refundable.shipping, currency)} refundable, "
+            f"{format_money(shipping, currency)} requested",
             field="shipping_amount",
         )
     if additional > refundable.additional:
         raise RefundError(
-            f"Additional charges: {refundable.additional} {currency} refundable, "
-            f"{additional} requested",
+            f"Additional charges: {format_money(refundable.additional, currency)} refundable, "
+            f"{format_money(additional, currency)} requested",
             field="additional_amount",
         )
 
@@ -112,25 +113,13 @@ def propose_refund(
                 )
             if choice.amount is not None:
                 line_amount = _money(choice.amount, "lines", currency)
-            elif choice.quantity == info.units:
-                line_amount = info.amount  # the rest of the line, to the cent
             else:
-                line_amount = min(
-                    unit_share(
-                        line_total=info.paid_amount,
-                        line_quantity=info.line.quantity,
-                        units_before=min(
-                            info.refunded_units + info.line.cancelled_quantity,
-                            info.line.quantity - choice.quantity,
-                        ),
-                        units=choice.quantity,
-                        currency=currency,
-                    ),
-                    info.amount,
-                )
+                # The next units' shares; all the units left: the rest of the line, to the cent.
+                line_amount = info.amount_for(choice.quantity)
             if line_amount > info.amount:
                 raise RefundError(
-                    f"Line {sku}: {info.amount} {currency} refundable, {line_amount} requested",
+                    f"Line {sku}: {format_money(info.amount, currency)} refundable, "
+                    f"{format_money(line_amount, currency)} requested",
                     field="lines",
                 )
             if choice.quantity == 0 and line_amount == 0:
@@ -151,8 +140,9 @@ def propose_refund(
         lines_room = sum((i.amount for i in infos), ZERO)
         if wanted > lines_room:
             raise RefundError(
-                f"Order {order.external_number}: {lines_room + shipping + additional} "
-                f"{currency} refundable, {wanted + shipping + additional} requested",
+                f"Order {order.external_number}: "
+                f"{format_money(lines_room + shipping + additional, currency)} refundable, "
+                f"{format_money(wanted + shipping + additional, currency)} requested",
                 field="amount",
             )
         if wanted > 0:
@@ -170,8 +160,8 @@ def propose_refund(
         )
     if total > refundable.total:
         raise RefundError(
-            f"Order {order.external_number}: {refundable.total} {currency} refundable, "
-            f"{total} requested",
+            f"Order {order.external_number}: {format_money(refundable.total, currency)} "
+            f"refundable, {format_money(total, currency)} requested",
             field="amount",
         )
     return Proposal(

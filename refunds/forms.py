@@ -10,6 +10,7 @@ from django import forms
 from .calculator import LineChoice
 from .errors import RefundError
 from .models import ReasonCode
+from .money import minor_unit
 from .services import Received
 
 BULK_LIMIT = 100
@@ -124,6 +125,11 @@ class NewRefundForm(forms.Form):
 
     def __init__(self, *args, refundable=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if refundable is not None:
+            # The inputs step by the order currency's minor unit: 1 for JPY, 0.001 for KWD.
+            step = f"{minor_unit(refundable.order.currency):f}"
+            for name in ("shipping_amount", "additional_amount"):
+                self.fields[name].widget.attrs["step"] = step
         self.rows = []
         for info in refundable.lines.values() if refundable else ():
             name = f"qty_{info.line.pk}"

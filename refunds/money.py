@@ -88,3 +88,47 @@ def unit_share(
         return quantize(line_total * n / line_quantity, currency)
 
     return upto(units_before + units) - upto(units_before)
+
+
+def unit_amounts(
+    *, line_total: Decimal, line_quantity: int, units_left: int, amount_left: Decimal, currency: str
+) -> list[Decimal]:
+    """The money for each of a line's `units_left` still refundable units (the last ones of the
+    line), adding up to exactly `amount_left`. Each unit's share is its `unit_share` of the line;
+    when earlier refunds took a different amount than those units' shares (an amount-only
+    adjustment, cancelled units), `amount_left` is spread over the units in proportion to their
+    shares by largest remainder. No units left: nothing to spread."""
+    if units_left <= 0:
+        return []
+    if units_left > line_quantity:
+        raise ValueError("units out of range")
+    units_before = line_quantity - units_left
+    shares = [
+        unit_share(
+            line_total=line_total,
+            line_quantity=line_quantity,
+            units_before=units_before + i,
+            units=1,
+            currency=currency,
+        )
+        for i in range(units_left)
+    ]
+    amount_left = quantize(amount_left, currency)
+    if sum(shares, ZERO) == amount_left:
+        return shares
+    weights = shares if sum(shares, ZERO) > 0 else [Decimal(1)] * units_left
+    return allocate(amount_left, weights, currency)
+
+
+def format_amount(amount: Decimal | int | str, currency: str) -> str:
+    """The amount as digits with exactly the currency's decimals: "20.00" (USD), "1500" (JPY),
+    "1.250" (KWD). Never an exponent, never "-0.00"."""
+    value = quantize(amount, currency)
+    if value.is_zero():
+        value = abs(value)
+    return f"{value:f}"
+
+
+def format_money(amount: Decimal | int | str, currency: str) -> str:
+    """Money for a person to read, in a page, an e-mail or an error message: "20.00 USD"."""
+    return f"{format_amount(amount, currency)} {currency.upper()}"

@@ -10,6 +10,7 @@ from django.core.mail import send_mail
 from django.db.models import Prefetch
 
 from .models import Refund, RefundLine
+from .money import format_money
 from .states import STATUS_LABELS, RefundStatus
 
 logger = logging.getLogger(__name__)
@@ -42,14 +43,14 @@ def status_changed(refund_id: int, old: str, new: str) -> None:
         f"Hello {refund.order.customer.name or refund.order.customer.email},",
         "",
         f"Refund {refund.number} for order {refund.order.external_number} "
-        f"({refund.total} {refund.currency}) is now: {STATUS_LABELS[status]}.",
+        f"({format_money(refund.total, refund.currency)}) is now: {STATUS_LABELS[status]}.",
         CUSTOMER_TEXT[status],
     ]
     if status == RefundStatus.DENIED and refund.response_reason:
         lines.append(f"Reason: {refund.response_reason}")
     items = [
         f"  - {line.order_line.name} ({line.order_line.sku}) x {line.quantity}: "
-        f"{line.amount} {refund.currency}"
+        f"{format_money(line.amount, refund.currency)}"
         for line in refund.lines.all()
         if line.quantity
     ]

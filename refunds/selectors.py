@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet, Sum
 from orders.models import Order, OrderLine
 
 from .models import Refund, RefundLine
-from .money import ZERO, quantize
+from .money import ZERO, quantize, unit_amounts
 from .states import ACTIVE_STATUSES
 
 ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -24,6 +24,15 @@ class LineRefundable:
     refunded_units: int  # units in active refunds (cancellation refunds excluded: see below)
     units: int  # units still refundable
     amount: Decimal  # money still refundable on this line
+    # The money for each refundable unit (money.unit_amounts): they add up to `amount`.
+    unit_amounts: tuple[Decimal, ...] = ()
+
+    def amount_for(self, units: int) -> Decimal:
+        """The money for refunding `units` of the refundable units: the next units' shares, so
+        refunding a line in parts adds up to exactly what is refundable."""
+        if units >= self.units:
+            return self.amount
+        return quantize(sum(self.unit_amounts[:units], ZERO), self.line.order.currency)
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,9 @@ class OrderRefundable:
 def order_refundable(order: Order, *, exclude_refund_id: int | None = None) -> OrderRefundable:
     """What is still refundable on an order: per line (units and money), shipping, additional
     charges and the order total. Units of a refund that covers a cancellation are counted in the
-    line's cancelled quantity, so they are not subtracted twice."""
+    line's cancelled quantity, so they are not subtracted twice. Every figure is quantized to the
+    currency's minor unit (SQLite hands sums back with 15 significant digits, and a JPY column
+    still holds two decimals)."""
     currency = order.currency
     active = Q(refund__status__in=ACTIVE)
     if exclude_refund_id:
@@ -59,35 +70,49 @@ def order_refundable(order: Order, *, exclude_refund_id: int | None = None) -> O
     lines = {}
     for line in order.lines.all():
         row = per_line.get(line.pk, {})
-        refunded_amount = row.get("amount") or ZERO
+        refunded_amount = quantize(row.get("amount") or ZERO, currency)
         refunded_units = row.get("units") or 0
         paid = quantize(line.paid_amount, currency)
+        units = max(line.quantity - line.cancelled_quantity - refunded_units, 0)
+        amount = max(paid - refunded_amount, quantize(ZERO, currency))
         lines[line.pk] = LineRefundable(
             line=line,
             paid_amount=paid,
             refunded_amount=refunded_amount,
             refunded_units=refunded_units,
-            units=max(line.quantity - line.cancelled_quantity - refunded_units, 0),
-            amount=max(paid - refunded_amount, ZERO),
+            units=units,
+            amount=amount,
+            unit_amounts=tuple(
+                unit_amounts(
+                    line_total=paid,
+                    line_quantity=line.quantity,
+                    units_left=units,
+                    amount_left=amount,
+                    currency=currency,
+                )
+            ),
         )
-    refunded_total = sums["total"] or ZERO
+    refunded_total = quantize(sums["total"] or ZERO, currency)
     return OrderRefundable(
         order=order,
         lines=lines,
-        shipping=max(order.shipping_total - (sums["shipping"] or ZERO), ZERO),
-        additional=max(
-            order.additional_total + order.tip_total - (sums["additional"] or ZERO), ZERO
-        ),
-        total=max(order.grand_total - refunded_total, ZERO),
+        shipping=_left(order.shipping_total, sums["shipping"], currency),
+        additional=_left(order.additional_total + order.tip_total, sums["additional"], currency),
+        total=_left(order.grand_total, refunded_total, currency),
         refunded_total=refunded_total,
     )
+
+
+def _left(paid: Decimal, refunded: Decimal | None, currency: str) -> Decimal:
+    """What is left of `paid` after `refunded`, never below zero, in the currency's minor unit."""
+    return quantize(max(paid - (refunded or ZERO), ZERO), currency)
 
 
 def order_refundable_total(order: Order, *, exclude_refund_id: int | None = None) -> Decimal:
     """Only the order total still refundable (`order_refundable(...).total`) in one query: what
     an approval re-checks while it holds the order's lock, so that check stays short."""
     refunded = _active_refunds(order, exclude_refund_id).aggregate(total=Sum("total"))["total"]
-    return max(order.grand_total - (refunded or ZERO), ZERO)
+    return _left(order.grand_total, refunded, order.currency)
 
 
 def _active_refunds(order: Order, exclude_refund_id: int | None) -> QuerySet[Refund]:

@@ -34,7 +34,7 @@ from .models import (
     RefundSource,
     RequesterRole,
 )
-from .money import quantize
+from .money import format_money, quantize, unit_share
 from .selectors import order_refundable_total
 from .states import (
     LARGE_REFUND_PERMISSION,
@@ -298,8 +298,8 @@ def refund_approve(*, actor, refund: Refund, note: str = "") -> Refund:
         limit = quantize(settings.REFUND_APPROVAL_LIMIT, refund.currency)
         if refund.total > limit and not actor.has_perm(LARGE_REFUND_PERMISSION):
             raise RefundError(
-                f"Refunds above {limit} {refund.currency} need a refund manager's approval "
-                f"(this one is {refund.total} {refund.currency})",
+                f"Refunds above {format_money(limit, refund.currency)} need a refund manager's "
+                f"approval (this one is {format_money(refund.total, refund.currency)})",
                 code="approval_limit",
             )
         # Money is checked again: other refunds may have been requested since this one.
@@ -320,8 +320,8 @@ def _recheck_money(refund: Refund) -> None:
     room = order_refundable_total(refund.order, exclude_refund_id=refund.pk)
     if refund.total > room:
         raise RefundError(
-            f"Order {refund.order.external_number}: {room} {refund.currency} refundable, "
-            f"{refund.total} in this refund",
+            f"Order {refund.order.external_number}: {format_money(room, refund.currency)} "
+            f"refundable, {format_money(refund.total, refund.currency)} in this refund",
             code="over_refund",
         )
 
@@ -418,7 +418,13 @@ def refund_receive(
                 )
             amount = line.amount
             if line.quantity and got.quantity < line.quantity:
-                amount = quantize(line.amount * got.quantity / line.quantity, refund.currency)
+                amount = unit_share(
+                    line_total=line.amount,
+                    line_quantity=line.quantity,
+                    units_before=0,
+                    units=got.quantity,
+                    currency=refund.currency,
+                )
             changes[line.order_line.sku] = {
                 "received": got.quantity,
                 "restock": got.restock,

@@ -6,8 +6,9 @@ from rest_framework import serializers
 
 from orders.models import OrderStatus
 from refunds.api.common import MAX_ID
+from refunds.api.fields import MoneyField
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+LINE_MONEY = {"currency": "order.currency"}
 
 
 class OrderLineOut(serializers.Serializer):
@@ -16,27 +17,27 @@ class OrderLineOut(serializers.Serializer):
     sku = serializers.CharField()
     name = serializers.CharField()
     quantity = serializers.IntegerField()
-    unitPrice = serializers.DecimalField(source="unit_price", **MONEY)
-    discount = serializers.DecimalField(**MONEY)
-    tax = serializers.DecimalField(**MONEY)
-    paidAmount = serializers.DecimalField(source="paid_amount", **MONEY)
+    unitPrice = MoneyField(source="unit_price", **LINE_MONEY)
+    discount = MoneyField(**LINE_MONEY)
+    tax = MoneyField(**LINE_MONEY)
+    paidAmount = MoneyField(source="paid_amount", **LINE_MONEY)
     cancelledQuantity = serializers.IntegerField(source="cancelled_quantity")
     refundableQuantity = serializers.IntegerField(source="refundable.units")
-    refundableAmount = serializers.DecimalField(source="refundable.amount", **MONEY)
+    refundableAmount = MoneyField(source="refundable.amount", **LINE_MONEY)
 
 
 class PaymentOut(serializers.Serializer):
     id = serializers.IntegerField()
     externalId = serializers.CharField(source="external_id")
     method = serializers.CharField()
-    amount = serializers.DecimalField(**MONEY)
+    amount = MoneyField(currency="order.currency")
 
 
 class RefundableOut(serializers.Serializer):
-    total = serializers.DecimalField(**MONEY)
-    shipping = serializers.DecimalField(**MONEY)
-    additional = serializers.DecimalField(**MONEY)
-    refunded = serializers.DecimalField(source="refunded_total", **MONEY)
+    total = MoneyField(currency="order.currency")
+    shipping = MoneyField(currency="order.currency")
+    additional = MoneyField(currency="order.currency")
+    refunded = MoneyField(source="refunded_total", currency="order.currency")
 
 
 class OrderOut(serializers.Serializer):
@@ -46,11 +47,11 @@ class OrderOut(serializers.Serializer):
     currency = serializers.CharField()
     placedAt = serializers.DateTimeField(source="placed_at")
     paidAt = serializers.DateTimeField(source="paid_at", allow_null=True)
-    itemsTotal = serializers.DecimalField(source="items_total", **MONEY)
-    shippingTotal = serializers.DecimalField(source="shipping_total", **MONEY)
-    tipTotal = serializers.DecimalField(source="tip_total", **MONEY)
-    additionalTotal = serializers.DecimalField(source="additional_total", **MONEY)
-    grandTotal = serializers.DecimalField(source="grand_total", **MONEY)
+    itemsTotal = MoneyField(source="items_total")
+    shippingTotal = MoneyField(source="shipping_total")
+    tipTotal = MoneyField(source="tip_total")
+    additionalTotal = MoneyField(source="additional_total")
+    grandTotal = MoneyField(source="grand_total")
     adapterKey = serializers.CharField(source="account.adapter_key")
     account = serializers.CharField(source="account.name")
     accountId = serializers.IntegerField(source="account_id")

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from refunds.models import ReasonCode, Refund, RequesterRole, StatusChoices
 
 from .common import MAX_ID
+from .fields import MoneyField
 
 
 class RefundLineOut(serializers.Serializer):
@@ -16,7 +17,7 @@ class RefundLineOut(serializers.Serializer):
     orderLineId = serializers.IntegerField(source="order_line_id")
     sku = serializers.CharField(source="order_line.sku")
     quantity = serializers.IntegerField()
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    amount = MoneyField(currency="refund.currency")
     receivedQuantity = serializers.IntegerField(source="received_quantity")
 
 
@@ -39,7 +40,7 @@ class RefundOut(serializers.Serializer):
     responseReason = serializers.SerializerMethodField()
     confirmedAt = serializers.DateTimeField(source="confirmed_at", allow_null=True)
     issuedAt = serializers.DateTimeField(source="issued_at", allow_null=True)
-    amount = serializers.DecimalField(source="total", max_digits=14, decimal_places=2)
+    amount = MoneyField(source="total")
     currency = serializers.CharField()
     status = serializers.ChoiceField(choices=StatusChoices.choices)
     trackingId = serializers.SerializerMethodField()

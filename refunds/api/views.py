@@ -16,7 +16,7 @@ from orders.models import Order
 from refunds import services
 from refunds.calculator import LineChoice, propose_refund
 from refunds.models import Refund, RefundLine
-from refunds.money import quantize
+from refunds.money import format_money, quantize
 from refunds.selectors import orders_for_customer, refund_queryset, refunds_for_customer
 
 from .common import ApiView, PageSizePagination, error_responses
@@ -98,7 +98,11 @@ class RefundListView(ApiView):
             proposal = propose_refund(order=order, lines=lines)
             if quantize(amount, order.currency) != amount or amount != proposal.total:
                 raise ValidationError(
-                    {"amount": [f"The lines come to {proposal.total} {order.currency}."]}
+                    {
+                        "amount": [
+                            f"The lines come to {format_money(proposal.total, order.currency)}."
+                        ]
+                    }
                 )
         refund = services.refund_request(
             actor=request.user,

@@ -47,7 +47,7 @@ from ..forms import (
     add_refund_error,
 )
 from ..models import ReasonCode, Refund, RefundLine
-from ..money import quantize
+from ..money import format_amount, format_money, quantize
 from ..selectors import order_refundable, refund_queryset
 from ..states import FINAL_STATUSES, LARGE_REFUND_PERMISSION, STAFF_PERMISSION, Action, RefundStatus
 
@@ -294,7 +294,7 @@ class RefundExportView(StaffPermissionMixin, View):
                             r.order.external_number,
                             r.order.customer.email,
                             r.reason_code,
-                            r.total,
+                            format_amount(r.total, r.currency),
                             r.currency,
                             r.requester_name,
                             r.created_at.isoformat(),
@@ -467,7 +467,8 @@ def _available_actions(user, refund: Refund) -> tuple[set[str], list[str]]:
             notes.append("You requested this refund, so someone else must approve it.")
         elif refund.total > limit and not user.has_perm(LARGE_REFUND_PERMISSION):
             notes.append(
-                f"Refunds above {limit} {refund.currency} need a refund manager's approval."
+                f"Refunds above {format_money(limit, refund.currency)} need a refund manager's "
+                "approval."
             )
         else:
             shown.add("approve")
@@ -670,7 +671,8 @@ class NewRefundView(StaffPermissionMixin, View):
                 add_refund_error(form, exc)
             else:
                 messages.success(
-                    request, f"{refund.number} requested for {refund.total} {refund.currency}."
+                    request,
+                    f"{refund.number} requested for {format_money(refund.total, refund.currency)}.",
                 )
                 return HttpResponseRedirect(reverse("staff:refund-detail", args=[refund.pk]))
         messages.error(request, "Nothing was created: see the form below.")
@@ -762,7 +764,8 @@ class DashboardView(StaffPermissionMixin, TemplateView):
                 if r["order__account__adapter_key"] in ADAPTERS
                 else r["order__account__adapter_key"],
                 "currency": r["currency"],
-                "amount": r["amount"],
+                # Sums come back unquantized (SQLite: 15 significant digits; JPY: two decimals).
+                "amount": quantize(r["amount"], r["currency"]),
                 "count": r["n"],
             }
             for r in issued
@@ -789,7 +792,7 @@ class DashboardView(StaffPermissionMixin, TemplateView):
             per_marketplace=per_marketplace,
             marketplace_chart={
                 "labels": [f"{r['marketplace']} ({r['currency']})" for r in per_marketplace],
-                "data": [str(r["amount"]) for r in per_marketplace],
+                "data": [format_amount(r["amount"], r["currency"]) for r in per_marketplace],
             },
             reasons=reasons,
             reasons_chart={

@@ -6,7 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from refunds.money import allocate, from_minor, minor_unit, quantize, to_minor, unit_share
+from refunds.money import (
+    allocate,
+    format_amount,
+    format_money,
+    from_minor,
+    minor_unit,
+    quantize,
+    to_minor,
+    unit_amounts,
+    unit_share,
+)
 
 CURRENCIES = st.sampled_from(["USD", "EUR", "TRY", "JPY", "KWD"])
 FAST = settings(max_examples=50, deadline=None)
@@ -113,3 +123,121 @@ def test_unit_shares_of_a_line_in_pieces_add_up_to_the_line(currency, line_minor
 @given(currency=CURRENCIES, amount_minor=st.integers(min_value=-(10**12), max_value=10**12))
 def test_minor_round_trip(currency, amount_minor):
     assert to_minor(from_minor(amount_minor, currency), currency) == amount_minor
+
+
+def test_format_money_uses_the_currency_decimals():
+    # What an unquantized sum looks like (SQLite's 15 significant digits, a JPY column's .00).
+    assert format_money(Decimal("59.7600000000000"), "USD") == "59.76 USD"
+    assert format_money(Decimal("0E-13"), "USD") == "0.00 USD"
+    assert format_money(Decimal("1500.00"), "JPY") == "1500 JPY"
+    assert format_money(Decimal("1E+3"), "jpy") == "1000 JPY"
+    assert format_money(Decimal("1.25"), "KWD") == "1.250 KWD"
+    assert format_money(Decimal("189.680"), "USD") == "189.68 USD"
+    assert format_money(Decimal("-0.001"), "USD") == "0.00 USD"
+    assert format_amount(Decimal("20"), "USD") == "20.00"
+    assert format_amount("0.5", "EUR") == "0.50"
+    assert format_amount(Decimal("12345678901.5"), "JPY") == "12345678902"
+    with pytest.raises(TypeError, match="never be a float"):
+        format_money(1.5, "USD")
+
+
+def test_unit_amounts_of_what_is_left_of_a_line():
+    # Three units of 10.00, one refunded: two units of 10.00 are left.
+    assert unit_amounts(
+        line_total=Decimal("30.00"),
+        line_quantity=3,
+        units_left=2,
+        amount_left=Decimal("20.00"),
+        currency="USD",
+    ) == [Decimal("10.00"), Decimal("10.00")]
+    # 10.00 over three units, one refunded (3.33): the next ones are 3.34 and 3.33.
+    assert unit_amounts(
+        line_total=Decimal("10.00"),
+        line_quantity=3,
+        units_left=2,
+        amount_left=Decimal("6.67"),
+        currency="USD",
+    ) == [Decimal("3.34"), Decimal("3.33")]
+    # An amount-only refund took 25.00 of the line: the 5.00 left is spread over the units.
+    assert unit_amounts(
+        line_total=Decimal("30.00"),
+        line_quantity=3,
+        units_left=3,
+        amount_left=Decimal("5.00"),
+        currency="USD",
+    ) == [Decimal("1.67"), Decimal("1.67"), Decimal("1.66")]
+    # 0.01 over three units, two cancelled without money back: the last unit carries the cent.
+    assert unit_amounts(
+        line_total=Decimal("0.01"),
+        line_quantity=3,
+        units_left=1,
+        amount_left=Decimal("0.01"),
+        currency="USD",
+    ) == [Decimal("0.01")]
+    assert unit_amounts(
+        line_total=Decimal("1500"),
+        line_quantity=3,
+        units_left=2,
+        amount_left=Decimal("1000.00"),
+        currency="JPY",
+    ) == [Decimal("500"), Decimal("500")]
+    assert (
+        unit_amounts(
+            line_total=Decimal("9.99"),
+            line_quantity=1,
+            units_left=0,
+            amount_left=Decimal("9.99"),
+            currency="USD",
+        )
+        == []
+    )
+    with pytest.raises(ValueError, match="units out of range"):
+        unit_amounts(
+            line_total=Decimal("1"),
+            line_quantity=1,
+            units_left=2,
+            amount_left=Decimal("1"),
+            currency="USD",
+        )
+
+
+@FAST
+@given(
+    currency=CURRENCIES,
+    line_minor=st.integers(min_value=0, max_value=10**8),
+    quantity=st.integers(min_value=1, max_value=12),
+    data=st.data(),
+)
+def test_unit_amounts_add_up_to_what_is_left(currency, line_minor, quantity, data):
+    line_total = from_minor(line_minor, currency)
+    units_left = data.draw(st.integers(min_value=1, max_value=quantity))
+    left_minor = data.draw(st.integers(min_value=0, max_value=line_minor))
+    amount_left = from_minor(left_minor, currency)
+    parts = unit_amounts(
+        line_total=line_total,
+        line_quantity=quantity,
+        units_left=units_left,
+        amount_left=amount_left,
+        currency=currency,
+    )
+    assert len(parts) == units_left
+    assert sum(parts) == amount_left
+    assert all(p >= 0 and quantize(p, currency) == p for p in parts)
+    shares = unit_share(
+        line_total=line_total,
+        line_quantity=quantity,
+        units_before=quantity - units_left,
+        units=units_left,
+        currency=currency,
+    )
+    if shares == amount_left:  # nothing taken out of turn: exactly the units' own shares
+        assert parts == [
+            unit_share(
+                line_total=line_total,
+                line_quantity=quantity,
+                units_before=quantity - units_left + i,
+                units=1,
+                currency=currency,
+            )
+            for i in range(units_left)
+        ]

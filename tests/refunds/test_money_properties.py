@@ -259,7 +259,7 @@ def test_bad_amounts_are_refused_with_a_message(order, agent):
         ("-1", "The amount cannot be negative"),
         ("1.001", "1.001 has more decimals than USD allows"),
         ("NaN", "'NaN' is not an amount"),
-        ("10000", "Order {n}: 149.47 USD refundable, 10000.00 requested"),
+        ("10000", "Order {n}: 149.47 USD refundable, 10000.00 USD requested"),
     ]:
         with pytest.raises(RefundError) as exc_info:
             refund_request(

@@ -144,6 +144,6 @@ def test_approval_rechecks_money_against_newer_refunds(order, agent, agent2, cus
         refund_approve(actor=agent2, refund=refund)
     assert exc_info.value.code == "over_refund"
     assert exc_info.value.message == (
-        f"Order {order.external_number}: 5.00 USD refundable, 10.00 in this refund"
+        f"Order {order.external_number}: 5.00 USD refundable, 10.00 USD in this refund"
     )
     assert _snapshot(refund) == before

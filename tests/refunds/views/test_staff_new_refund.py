@@ -53,7 +53,7 @@ def test_live_preview_uses_the_calculator(client, agent, order):
 def test_preview_explains_what_is_over_the_limit(client, agent, order):
     client.force_login(agent)
     response = client.post(_url(order, preview=True), {"shipping_amount": "5.01"})
-    assert response.context["preview_error"] == "Shipping: 5.00 USD refundable, 5.01 requested"
+    assert response.context["preview_error"] == "Shipping: 5.00 USD refundable, 5.01 USD requested"
     response = client.post(_url(order, preview=True), {"shipping_amount": "1.001"})
     assert response.context["preview_error"] == "Correct the highlighted fields to see the amount."
 
@@ -130,7 +130,7 @@ def test_create_refused_shows_errors_and_writes_nothing(client, agent, order):
         _url(order), {"reason_code": "damaged", "shipping_amount": "6", "create": "1"}
     )
     assert response.context["form"].errors == {
-        "shipping_amount": ["Shipping: 5.00 USD refundable, 6 requested"]
+        "shipping_amount": ["Shipping: 5.00 USD refundable, 6.00 USD requested"]
     }
     assert Refund.objects.count() == 0
     assert RefundEvent.objects.count() == 0
