@@ -37,7 +37,12 @@ class OutboundKind(StrEnum):
 @dataclass(frozen=True)
 class Capabilities:
     partial_refund_by_line: bool
+    # An amount that is not whole units of order lines (a refund of an amount only, spread over
+    # the lines): False where the platform refunds whole order items only.
+    partial_amount_refund: bool
     shipping_refund: bool
+    # Other charges than shipping (tip, gift wrapping and the like).
+    additional_charges_refund: bool
     multiple_payments: bool
     cancel_after_creation: bool
     return_shipment: bool

@@ -11,7 +11,7 @@ from orders.models import Order
 
 from .errors import RefundError
 from .money import ZERO, allocate, format_money, quantize
-from .selectors import OrderRefundable, order_refundable
+from .selectors import PAID_STATUSES, OrderRefundable, order_refundable
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,19 @@ def _money(value, field: str, currency: str) -> Decimal:
     return quantize(amount, currency)
 
 
+def unpaid_order_error(order: Order) -> RefundError:
+    """Why nothing on an order that `selectors.order_is_paid` finds unpaid can be refunded."""
+    if order.status in PAID_STATUSES:
+        why = "has no payments"
+    else:
+        why = f"is {order.get_status_display().lower()}"
+    return RefundError(
+        f"Only paid orders can be refunded: order {order.external_number} {why}",
+        field="order",
+        code="not_paid",
+    )
+
+
 def propose_refund(
     *,
     order: Order,
@@ -76,6 +89,8 @@ def propose_refund(
     """
     currency = order.currency
     refundable = order_refundable(order, exclude_refund_id=exclude_refund_id)
+    if not refundable.is_paid:
+        raise unpaid_order_error(order)
     shipping = _money(shipping_amount, "shipping_amount", currency)
     additional = _money(additional_amount, "additional_amount", currency)
     if shipping > refundable.shipping:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 
-from orders.models import Order, OrderLine
+from orders.models import Order, OrderLine, OrderStatus, PaymentLine
 
 from .models import Refund, RefundLine
 from .money import ZERO, quantize, unit_amounts
 from .states import ACTIVE_STATUSES
 
 ACTIVE = [s.value for s in ACTIVE_STATUSES]
+# An order holds the customer's money only once it is paid: a pending order has not been paid
+# yet and a cancelled one was voided before it was (the sandboxes' mappings: Shoplazza "voided",
+# Noventiq "deleted").
+PAID_STATUSES = (OrderStatus.PAID, OrderStatus.FULFILLED)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class OrderRefundable:
     additional: Decimal = ZERO
     total: Decimal = ZERO
     refunded_total: Decimal = ZERO
+    is_paid: bool = True  # order_is_paid: False, and nothing is refundable
 
 
 def order_refundable(order: Order, *, exclude_refund_id: int | None = None) -> OrderRefundable:
@@ -93,13 +98,37 @@ def order_refundable(order: Order, *, exclude_refund_id: int | None = None) -> O
             ),
         )
     refunded_total = quantize(sums["total"] or ZERO, currency)
-    return OrderRefundable(
+    refundable = OrderRefundable(
         order=order,
         lines=lines,
         shipping=_left(order.shipping_total, sums["shipping"], currency),
         additional=_left(order.additional_total + order.tip_total, sums["additional"], currency),
         total=_left(order.grand_total, refunded_total, currency),
         refunded_total=refunded_total,
+    )
+    return refundable if order_is_paid(order) else _nothing_left(refundable)
+
+
+def order_is_paid(order: Order) -> bool:
+    """Whether the order holds money of the customer's: paid (or fulfilled) with at least one
+    payment. Nothing on any other order is refundable. Uses the prefetched payments if any."""
+    return order.status in PAID_STATUSES and order.payments.exists()
+
+
+def _nothing_left(refundable: OrderRefundable) -> OrderRefundable:
+    """`refundable` with nothing left to refund on any line, shipping or charge (what was
+    refunded stays as it is)."""
+    none = quantize(ZERO, refundable.order.currency)
+    return replace(
+        refundable,
+        lines={
+            pk: replace(info, units=0, amount=none, unit_amounts=())
+            for pk, info in refundable.lines.items()
+        },
+        shipping=none,
+        additional=none,
+        total=none,
+        is_paid=False,
     )
 
 
@@ -110,9 +139,28 @@ def _left(paid: Decimal, refunded: Decimal | None, currency: str) -> Decimal:
 
 def order_refundable_total(order: Order, *, exclude_refund_id: int | None = None) -> Decimal:
     """Only the order total still refundable (`order_refundable(...).total`) in one query: what
-    an approval re-checks while it holds the order's lock, so that check stays short."""
-    refunded = _active_refunds(order, exclude_refund_id).aggregate(total=Sum("total"))["total"]
-    return _left(order.grand_total, refunded, order.currency)
+    an approval re-checks while it holds the order's lock, so that check stays short. The query
+    reads whether the order has payments (`order_is_paid`) and its active refunds' sum."""
+    if order.status not in PAID_STATUSES:
+        return quantize(ZERO, order.currency)
+    refunded = (
+        _active_refunds(order, exclude_refund_id)
+        .order_by()
+        .values("order")
+        .annotate(total=Sum("total"))
+        .values("total")
+    )
+    row = (
+        Order.objects.filter(pk=order.pk)
+        .values(
+            has_payments=Exists(PaymentLine.objects.filter(order=OuterRef("pk"))),
+            refunded=Subquery(refunded),
+        )
+        .get()
+    )
+    if not row["has_payments"]:
+        return quantize(ZERO, order.currency)
+    return _left(order.grand_total, row["refunded"], order.currency)
 
 
 def _active_refunds(order: Order, exclude_refund_id: int | None) -> QuerySet[Refund]:

@@ -17,14 +17,15 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Subquery, prefetch_related_objects
 from django.utils import timezone
 
 from integrations.base import Accepted, Confirmed, FailedForNow, OutboundKind, Rejected, Result
 from integrations.outbox import outbound_action_create
+from integrations.registry import adapter_class
 from orders.models import Order, OrderLine
 
-from .calculator import LineChoice, propose_refund
+from .calculator import LineChoice, propose_refund, unpaid_order_error
 from .errors import RefundError
 from .models import (
     ReasonCode,
@@ -35,7 +36,7 @@ from .models import (
     RequesterRole,
 )
 from .money import format_money, quantize, unit_share
-from .selectors import order_refundable_total
+from .selectors import order_is_paid, order_refundable_total
 from .states import (
     LARGE_REFUND_PERMISSION,
     ROLES,
@@ -185,6 +186,58 @@ def _clean_text(value: str, field: str, *, max_length: int, required: bool = Fal
     return value
 
 
+def _refuse_unpaid(order: Order) -> None:
+    """Nothing on an order that was not paid is refundable: say so, rather than the calculator's
+    "0.00 refundable". The payments are read once, for the calculator too."""
+    prefetch_related_objects([order], "payments")
+    if not order_is_paid(order):
+        raise unpaid_order_error(order)
+
+
+def _asks_for_money(value) -> bool:
+    """Whether an amount input asks for anything (not empty, not zero). A malformed one is left
+    to the calculator, which says what is wrong with it."""
+    if value is None or value == "":
+        return False
+    try:
+        return Decimal(str(value)) != 0
+    except ArithmeticError:
+        return False
+
+
+def _refuse_what_the_platform_cannot_do(
+    order: Order, *, lines: Sequence[LineChoice], shipping_amount, additional_amount, amount
+) -> None:
+    """Refuse, before anything is saved, a refund the order's marketplace can never accept (its
+    adapter's Capabilities): sent, it would only come back refused and need attention."""
+    try:
+        adapter = adapter_class(order.account.adapter_key)
+    except (LookupError, ImportError):
+        return  # no adapter to ask: the delivery reports what the platform says
+    can, name = adapter.capabilities, adapter.label
+    unit_less = any(not c.quantity and _asks_for_money(c.amount) for c in lines)
+    if not can.partial_amount_refund and (unit_less or (not lines and _asks_for_money(amount))):
+        raise RefundError(
+            f"{name} refunds whole units of order items only, not an amount: choose the items "
+            "and how many units to refund",
+            field="lines" if lines else "amount",
+            code="unsupported",
+        )
+    if not can.shipping_refund and _asks_for_money(shipping_amount):
+        raise RefundError(
+            f"{name} cannot refund shipping: refund it outside {name} and leave shipping at 0",
+            field="shipping_amount",
+            code="unsupported",
+        )
+    if not can.additional_charges_refund and _asks_for_money(additional_amount):
+        raise RefundError(
+            f"{name} cannot refund additional charges: refund them outside {name} and leave "
+            "them at 0",
+            field="additional_amount",
+            code="unsupported",
+        )
+
+
 # --- actions ---------------------------------------------------------------------------------
 
 
@@ -205,8 +258,9 @@ def refund_request(
     requester_name: str = "",
     note: str = "",
 ) -> Refund:
-    """Open a refund. Customers may only do so for their own orders; the amount is proposed by
-    the calculator (or checked against it when given)."""
+    """Open a refund. Customers may only do so for their own orders; only a paid order can be
+    refunded; a person cannot ask for what the order's marketplace can never do (its adapter's
+    Capabilities); the amount is proposed by the calculator (or checked against it when given)."""
     if reason_code not in ReasonCode.values:
         raise RefundError(
             f"Choose a reason from the list ({', '.join(ReasonCode.values)})", field="reason_code"
@@ -216,12 +270,21 @@ def refund_request(
     with transaction.atomic():
         order = _lock_order(order.pk)
         role = _role(actor, Action.REQUEST, order)
-        if role is Role.CUSTOMER and order.status not in ("paid", "fulfilled"):
-            raise RefundError("Only paid orders can be refunded", field="order")
         if external_id:
             existing = Refund.objects.filter(order=order, external_id=external_id).first()
             if existing is not None:
                 return existing
+        _refuse_unpaid(order)
+        if role is not Role.SYSTEM:
+            # A refund a marketplace reports is one it made (or, for a cancellation, whole units
+            # it asks for): it is recorded as it is.
+            _refuse_what_the_platform_cannot_do(
+                order,
+                lines=lines,
+                shipping_amount=shipping_amount,
+                additional_amount=additional_amount,
+                amount=amount,
+            )
         proposal = propose_refund(
             order=order,
             lines=lines,
@@ -319,6 +382,8 @@ def refund_approve(*, actor, refund: Refund, note: str = "") -> Refund:
 def _recheck_money(refund: Refund) -> None:
     room = order_refundable_total(refund.order, exclude_refund_id=refund.pk)
     if refund.total > room:
+        if not order_is_paid(refund.order):  # nothing is refundable on it: say why
+            raise unpaid_order_error(refund.order)
         raise RefundError(
             f"Order {refund.order.external_number}: {format_money(room, refund.currency)} "
             f"refundable, {format_money(refund.total, refund.currency)} in this refund",

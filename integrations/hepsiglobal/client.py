@@ -61,7 +61,11 @@ class HepsiGlobalAdapter(MarketplaceAdapter):
     label = "HepsiGlobal"
     capabilities = Capabilities(
         partial_refund_by_line=True,
+        # Seed 000, Create Refund: `items[]` of `order_item_number` and a whole `quantity`, and
+        # nothing else is refunded: no amount without units, no shipping, no other charges.
+        partial_amount_refund=False,
         shipping_refund=False,
+        additional_charges_refund=False,
         multiple_payments=False,
         cancel_after_creation=False,
         return_shipment=False,

@@ -71,7 +71,10 @@ class LlzwAdapter(MarketplaceAdapter):
     label = "LLZW shop"
     capabilities = Capabilities(
         partial_refund_by_line=False,
+        # Seed 003, POST /api/v2/refunds: one `amount` per refund, whatever it is made of.
+        partial_amount_refund=True,
         shipping_refund=True,
+        additional_charges_refund=True,
         multiple_payments=False,
         cancel_after_creation=True,
         return_shipment=True,

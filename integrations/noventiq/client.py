@@ -98,7 +98,12 @@ class NoventiqAdapter(MarketplaceAdapter):
     label = "Noventiq Checkout"
     capabilities = Capabilities(
         partial_refund_by_line=True,
+        # Seed 002, Create Order Refund Requests: "If you need to make a partial refund, you have
+        # to also specify the item to be returned"; marketplaces.md (corrections 2026-12-01):
+        # refunds are of whole order items. So no amount without the items it is for.
+        partial_amount_refund=False,
         shipping_refund=True,
+        additional_charges_refund=True,
         multiple_payments=False,
         cancel_after_creation=False,
         return_shipment=False,

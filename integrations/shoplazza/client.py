@@ -42,7 +42,11 @@ class ShoplazzaAdapter(MarketplaceAdapter):
     label = "Shoplazza"
     capabilities = Capabilities(
         partial_refund_by_line=True,
+        # Seed 004, Create Order's Refund Record: `refund_total` is required and the line items
+        # optional; `refund_shipping_total`, `refund_tip` and `refund_additional_total` exist.
+        partial_amount_refund=True,
         shipping_refund=True,
+        additional_charges_refund=True,
         multiple_payments=True,
         cancel_after_creation=False,
         return_shipment=False,

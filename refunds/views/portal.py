@@ -19,7 +19,7 @@ from django.views import View
 from django.views.generic import ListView, TemplateView
 
 from refunds import services
-from refunds.calculator import LineChoice
+from refunds.calculator import LineChoice, unpaid_order_error
 from refunds.errors import RefundError
 from refunds.lockout import is_locked_out
 from refunds.models import ReasonCode, RefundLine
@@ -186,8 +186,12 @@ class RefundRequestView(LoginRequiredMixin, TemplateView):
 
     def post(self, request, pk):
         order = self._order()
-        form = RefundRequestForm(request.POST, refundable=order_refundable(order))
-        if form.is_valid():
+        refundable = order_refundable(order)
+        form = RefundRequestForm(request.POST, refundable=refundable)
+        if not refundable.is_paid:
+            form.is_valid()
+            _add_refund_error(form, unpaid_order_error(order))
+        elif form.is_valid():
             try:
                 refund = services.refund_request(
                     actor=request.user,

@@ -33,7 +33,7 @@ from integrations.registry import ADAPTERS, adapter_class
 from orders.models import Order
 
 from .. import services
-from ..calculator import propose_refund
+from ..calculator import propose_refund, unpaid_order_error
 from ..errors import RefundError
 from ..filters import RefundQueueFilter
 from ..forms import (
@@ -653,7 +653,11 @@ class NewRefundView(StaffPermissionMixin, View):
             proposal, error = _preview(form, order)
             return self._render(request, order, refundable, form, proposal, error)
         form = NewRefundForm(request.POST, refundable=refundable)
-        if form.is_valid():
+        if not refundable.is_paid:
+            # Every line allows 0 units; say why rather than only "at most 0".
+            form.is_valid()
+            add_refund_error(form, unpaid_order_error(order))
+        elif form.is_valid():
             data = form.cleaned_data
             try:
                 refund = services.refund_request(

@@ -27,9 +27,13 @@ def _statements(work) -> list[str]:
 
 
 def _kind(sql: str) -> str:
-    """`SELECT orders_order FOR UPDATE`, `UPDATE refunds_refund`, `SELECT SUM refunds_refund`..."""
+    """`SELECT orders_order FOR UPDATE`, `UPDATE refunds_refund`, `SELECT SUM refunds_refund`...
+    The table is the statement's own, not a subquery's."""
     verb = sql.split(None, 1)[0]
-    table = re.search(r'(?:FROM|INTO|UPDATE) "(\w+)"', sql).group(1)
+    outer = sql
+    while re.search(r"\([^()]*\)", outer):
+        outer = re.sub(r"\([^()]*\)", "", outer)
+    table = re.search(r'(?:FROM|INTO|UPDATE) "(\w+)"', outer).group(1)
     extra = " SUM" if verb == "SELECT" and "SUM(" in sql else ""
     lock = " FOR UPDATE OF" if " FOR UPDATE OF " in sql else " FOR UPDATE" * ("FOR UPDATE" in sql)
     return f"{verb}{extra} {table}{lock}"
@@ -57,11 +61,12 @@ def test_an_approval_reads_only_the_order_the_refund_and_one_sum_under_the_lock(
     # Before the lock: the actor's permissions (user's own, then their groups').
     assert kinds[:locked] == ["SELECT auth_permission", "SELECT auth_permission"]
     # Under the lock: the order (its row only: customer and account are joined, not locked),
-    # the refund, one sum of the order's other active refunds, the change and its audit event...
+    # the refund, one statement reading whether the order has payments and the sum of its other
+    # active refunds, the change and its audit event...
     assert kinds[locked : locked + 5] == [
         "SELECT orders_order FOR UPDATE OF",
         "SELECT refunds_refund FOR UPDATE",
-        "SELECT SUM refunds_refund",
+        "SELECT SUM orders_order",
         "UPDATE refunds_refund",
         "INSERT refunds_refundevent",
     ]

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from integrations.base import Confirmed, Rejected
 from integrations.models import OutboundAction, OutboundState
+from integrations.registry import adapter_class
 from orders.models import Customer, MarketplaceAccount, Order
 from orders.services import order_upsert
 from refunds.calculator import LineChoice
@@ -255,6 +256,7 @@ class Command(BaseCommand):
         owner = order.customer.user
         requester = owner or (agent if index % 3 else None)
         lines = list(order.lines.order_by("id"))
+        can = adapter_class(account.adapter_key).capabilities
         kwargs = {}
         if scenario == "LARGE":
             kwargs["lines"] = [
@@ -263,11 +265,13 @@ class Command(BaseCommand):
             requester = agent
         elif index % 3 == 0 or not refund_only:
             kwargs["lines"] = [LineChoice(order_line_id=lines[0].pk, quantity=lines[0].quantity)]
-        elif index % 3 == 1:
+        elif index % 3 == 1 and can.shipping_refund:
             kwargs["lines"] = [LineChoice(order_line_id=lines[0].pk, quantity=1)]
             kwargs["shipping_amount"] = order.shipping_total
-        else:
+        elif can.partial_amount_refund:
             kwargs["amount"] = (order.items_total * Decimal("0.4")).quantize(Decimal("0.01"))
+        else:  # the platform refunds whole units only
+            kwargs["lines"] = [LineChoice(order_line_id=lines[0].pk, quantity=1)]
         refund = refund_request(
             actor=requester,
             order=order,

@@ -7,6 +7,7 @@ import pytest
 from django.db import transaction
 
 from integrations.models import OutboundAction, OutboundAttempt, OutboundState
+from refunds.calculator import LineChoice
 from refunds.models import Refund
 from refunds.services import refund_request
 from tests import factories
@@ -137,7 +138,11 @@ def test_poison_action_ends_dead_after_max_attempts(celery_worker, sandbox, heps
     order.customer.user = customer
     order.customer.save()
     refund = refund_request(
-        actor=customer, order=order, reason_code="damaged", refund_only=True, amount="5.00"
+        actor=customer,
+        order=order,
+        reason_code="damaged",
+        refund_only=True,
+        lines=[LineChoice(order_line_id=order.lines.first().pk, quantity=1)],
     )
     action = OutboundAction.objects.create(
         refund=refund,

@@ -148,3 +148,20 @@ def test_import_giving_an_order_to_another_customer_is_400_and_changes_nothing(m
     ]
     assert Customer.objects.filter(email="mallory@example.com").exists() is False
     assert order.payments.get().amount == Decimal("45.00")
+
+
+def test_a_pending_order_without_payments_shows_nothing_refundable(agent):
+    order = factories.make_order(status="pending", lines=((2, "10.00", "0.00", "0.00"),))
+    order.payments.all().delete()
+
+    data = client_for(agent).get(f"/api/v2/orders/{order.pk}").json()["data"]
+
+    assert [(x["refundableQuantity"], x["refundableAmount"]) for x in data["lines"]] == [
+        (0, "0.00")
+    ]
+    assert data["refundable"] == {
+        "total": "0.00",
+        "shipping": "0.00",
+        "additional": "0.00",
+        "refunded": "0.00",
+    }

@@ -1,0 +1,118 @@
+"""What a marketplace cannot do is refused before the refund is saved, with the reason, from the
+adapter's Capabilities (issue 11, item 8): amounts without units where the platform refunds
+whole order items only, shipping and other charges where it refunds items only."""
+
+import pytest
+
+from integrations.models import OutboundAction
+from integrations.registry import adapter_class
+from refunds.calculator import LineChoice
+from refunds.errors import RefundError
+from refunds.models import Refund, RefundEvent
+from refunds.services import refund_request
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _written():
+    return (Refund.objects.count(), RefundEvent.objects.count(), OutboundAction.objects.count())
+
+
+def _order(adapter_key, customer_user):
+    customer = factories.CustomerFactory(email="alice@example.com", user=customer_user)
+    return factories.make_order(
+        customer=customer,
+        account=factories.AccountFactory(adapter_key=adapter_key),
+        additional="2.00",
+    )
+
+
+def test_each_platform_declares_partial_amounts_and_charges():
+    declared = {
+        key: (
+            adapter_class(key).capabilities.partial_amount_refund,
+            adapter_class(key).capabilities.shipping_refund,
+            adapter_class(key).capabilities.additional_charges_refund,
+        )
+        for key in ("hepsiglobal", "noventiq", "llzw", "shoplazza")
+    }
+    assert declared == {
+        "hepsiglobal": (False, False, False),
+        "noventiq": (False, True, True),
+        "llzw": (True, True, True),
+        "shoplazza": (True, True, True),
+    }
+
+
+@pytest.mark.parametrize(
+    ("adapter_key", "label"),
+    [("hepsiglobal", "HepsiGlobal"), ("noventiq", "Noventiq Checkout")],
+)
+@pytest.mark.parametrize("who", ["customer", "staff"])
+def test_amount_only_refund_is_refused_where_only_whole_units_are_refunded(
+    adapter_key, label, who, customer_user, agent
+):
+    order = _order(adapter_key, customer_user)
+    actor = customer_user if who == "customer" else agent
+
+    with pytest.raises(RefundError) as exc_info:
+        refund_request(
+            actor=actor, order=order, reason_code="damaged", refund_only=True, amount="5.00"
+        )
+
+    assert exc_info.value.message == (
+        f"{label} refunds whole units of order items only, not an amount: choose the items and "
+        "how many units to refund"
+    )
+    assert (exc_info.value.field, exc_info.value.code) == ("amount", "unsupported")
+    assert _written() == (0, 0, 0)
+
+
+def test_a_line_amount_without_units_is_refused_on_hepsiglobal(customer_user, agent):
+    order = _order("hepsiglobal", customer_user)
+    line = order.lines.get()
+    with pytest.raises(RefundError) as exc_info:
+        refund_request(
+            actor=agent,
+            order=order,
+            reason_code="damaged",
+            refund_only=True,
+            lines=[LineChoice(order_line_id=line.pk, quantity=0, amount="3.00")],
+        )
+    assert exc_info.value.field == "lines"
+    assert exc_info.value.message.startswith("HepsiGlobal refunds whole units of order items")
+    assert _written() == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        (
+            "shipping_amount",
+            "HepsiGlobal cannot refund shipping: refund it outside HepsiGlobal and leave "
+            "shipping at 0",
+        ),
+        (
+            "additional_amount",
+            "HepsiGlobal cannot refund additional charges: refund them outside HepsiGlobal and "
+            "leave them at 0",
+        ),
+    ],
+)
+def test_charges_are_refused_where_the_platform_refunds_items_only(
+    field, message, customer_user, agent
+):
+    order = _order("hepsiglobal", customer_user)
+    line = order.lines.get()
+    with pytest.raises(RefundError) as exc_info:
+        refund_request(
+            actor=agent,
+            order=order,
+            reason_code="damaged",
+            refund_only=True,
+            lines=[LineChoice(order_line_id=line.pk, quantity=1)],
+            **{field: "1.00"},
+        )
+    assert (exc_info.value.message, exc_info.value.field) == (message, field)
+    assert _written() == (0, 0, 0)
