@@ -49,7 +49,6 @@ class RefundOut(serializers.Serializer):
     valid = serializers.BooleanField(source="is_valid")
     lines = RefundLineOut(many=True)
 
-    @extend_schema_field(serializers.CharField(allow_null=True))
     @extend_schema_field(serializers.CharField())
     def get_requester(self, refund: Refund) -> str:
         viewer = self.context.get("viewer")
@@ -59,6 +58,7 @@ class RefundOut(serializers.Serializer):
             return refund.requester_name  # staff, or the customer's own username
         return refund.requester_for_customer
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_responseReason(self, refund: Refund) -> str | None:
         return _blank_as_null(refund.response_reason)
 
