@@ -52,6 +52,10 @@ class Capabilities:
     notes: tuple[str, ...] = ()
     # Requests per second the platform allows per account, when it publishes a limit.
     rate_limit_per_second: Decimal | None = None
+    # The adapter's create call first looks the refund up by our idempotency key on the
+    # platform (a status or list API) and answers with it when it exists, so after an unknown
+    # outcome Refund Desk asks the platform again itself instead of asking a person.
+    refund_lookup: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,12 +154,17 @@ class Rejected:
 
 @dataclass(frozen=True)
 class FailedForNow:
-    """Did not work this time (timeout, 5xx, 429); the same request may succeed later."""
+    """Did not work this time (timeout, 5xx, 429); the same request may succeed later.
+
+    `may_have_acted`: no answer came back, so the platform may have done what we asked (a read
+    timeout, a connection dropped after the request went out, a 5xx). False only when the
+    request provably did not reach it or was turned away unread (connection refused, 429)."""
 
     message: str
     retry_after: float | None = None
     code: str = ""
     raw: Mapping = field(default_factory=dict)
+    may_have_acted: bool = True
 
 
 Result = Accepted | Confirmed | Rejected | FailedForNow
@@ -173,9 +182,51 @@ class MarketplaceError(Exception):
 
 
 class TransientError(MarketplaceError):
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
+    """`may_have_acted`: see FailedForNow; None lets `may_have_acted` below decide."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        may_have_acted: bool | None = None,
+        **kwargs,
+    ):
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+        self.may_have_acted = may_have_acted
+
+
+# Codes the clients give a 429 (or our own rate limiter's wait): the platform turned the request
+# away unread.
+RATE_LIMITED_CODES = frozenset(
+    {"429", "http_429", "rate_limited", "too_many_requests", "TooManyRequests"}
+)
+
+
+def may_have_acted(exc: TransientError) -> bool:
+    """Whether the platform may have done what a failed call asked. Only a request that provably
+    never reached it (the connection was never made) or that it turned away unread (429) is
+    known not to have acted; everything else (read timeouts, connections dropped mid-call,
+    5xx, our own crash) is an unknown outcome, never a refusal."""
+    if exc.may_have_acted is not None:
+        return exc.may_have_acted
+    if exc.code in RATE_LIMITED_CODES:
+        return False
+    cause = exc.__cause__ or exc.__context__
+    seen = 0
+    while cause is not None and seen < 10:
+        if isinstance(cause, requests.ConnectTimeout):
+            return False
+        if isinstance(cause, requests.ConnectionError) and not isinstance(
+            cause, requests.ReadTimeout
+        ):
+            text = repr(cause)
+            if "NewConnectionError" in text or "Connection refused" in text:
+                return False
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    return True
 
 
 class PermanentError(MarketplaceError):
@@ -341,7 +392,11 @@ class MarketplaceAdapter:
             return call(refund)
         except TransientError as exc:
             return FailedForNow(
-                message=exc.message, retry_after=exc.retry_after, code=exc.code, raw=exc.raw
+                message=exc.message,
+                retry_after=exc.retry_after,
+                code=exc.code,
+                raw=exc.raw,
+                may_have_acted=may_have_acted(exc),
             )
         except PermanentError as exc:
             return Rejected(code=exc.code or "rejected", message=exc.message, raw=exc.raw)

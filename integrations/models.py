@@ -11,12 +11,17 @@ class OutboundState(models.TextChoices):
     IN_FLIGHT = "in_flight", "In flight"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed (refused by the marketplace)"
-    DEAD = "dead", "Dead (gave up after retries)"
+    DEAD = "dead", "Dead (gave up after retries; the platform never took it)"
+    # Gave up without an answer while the platform may have acted (a read timeout, a dropped
+    # connection): not a refusal. The refund is checked with the platform or by a person.
+    UNKNOWN = "unknown", "Outcome unknown (no answer; the platform may have acted)"
 
 
 class OutboundAction(models.Model):
     """One call a marketplace must receive, written in the same transaction as the state change
-    that needs it. The idempotency key is fixed at creation and sent on every attempt."""
+    that needs it. The idempotency key is fixed at creation and sent on every attempt; a
+    refund's later create actions (a staff retry) carry the key of its first one, so the platform
+    can recognise the same refund. At most one open (pending or in-flight) action holds a key."""
 
     refund = models.ForeignKey(
         "refunds.Refund", on_delete=models.PROTECT, related_name="outbound_actions"
@@ -27,7 +32,7 @@ class OutboundAction(models.Model):
     kind = models.CharField(
         max_length=32, choices=[(k.value, k.value.replace("_", " ")) for k in OutboundKind]
     )
-    idempotency_key = models.CharField(max_length=120, unique=True)
+    idempotency_key = models.CharField(max_length=120, db_index=True)
     payload = models.JSONField(help_text="Snapshot of the refund when the action was written.")
     state = models.CharField(
         max_length=12, choices=OutboundState.choices, default=OutboundState.PENDING, db_index=True
@@ -50,6 +55,13 @@ class OutboundAction(models.Model):
                 condition=Q(state__in=["pending", "in_flight"]),
             ),
         ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(state__in=["pending", "in_flight"]),
+                name="outbound_key_open_once",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} for refund {self.refund_id} ({self.state})"
@@ -60,7 +72,9 @@ class OutboundAttempt(models.Model):
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=20)  # accepted, confirmed, rejected, failed, crashed
+    # accepted, confirmed, rejected, failed (known not to have reached the platform), unknown
+    # (no answer: the platform may have acted), crashed (our worker stopped during the call)
+    outcome = models.CharField(max_length=20)
     message = models.TextField(blank=True)
     response = models.JSONField(default=dict, blank=True)
 

@@ -7,8 +7,9 @@ again: a pending row that is due, or an in-flight row whose worker's lease ran o
 died mid-call).
 
 An action's lifecycle: PENDING -> IN_FLIGHT (one OutboundAttempt per call) -> SUCCEEDED |
-FAILED (the platform refused) | DEAD (gave up after OUTBOX_MAX_ATTEMPTS), or back to PENDING
-with a later `next_attempt_at` after a transient failure.
+FAILED (the platform refused) | DEAD (gave up after OUTBOX_MAX_ATTEMPTS; no call reached the
+platform) | UNKNOWN (gave up, and some call got no answer: the platform may have acted), or
+back to PENDING with a later `next_attempt_at` after a transient failure.
 """
 
 from __future__ import annotations
@@ -29,22 +30,51 @@ from .models import OutboundAction, OutboundAttempt, OutboundState
 from .payloads import refund_data, to_json
 
 DELIVER_TASK = "integrations.tasks.deliver_outbound_action"
-FINAL_STATES = (OutboundState.SUCCEEDED, OutboundState.FAILED, OutboundState.DEAD)
+FINAL_STATES = (
+    OutboundState.SUCCEEDED,
+    OutboundState.FAILED,
+    OutboundState.DEAD,
+    OutboundState.UNKNOWN,
+)
+
+
+def refund_creation_key(refund) -> str:
+    """The idempotency key the marketplace knows this refund's money by: the key of its first
+    create action, for every later one too (a staff retry, a status check). A new key would let
+    the platform take a retry for a second refund and pay it twice."""
+    first = (
+        OutboundAction.objects.filter(refund=refund, kind=OutboundKind.CREATE_REFUND)
+        .order_by("id")
+        .values_list("idempotency_key", flat=True)
+        .first()
+    )
+    return first or f"RD{refund.pk}-create-refund-1"
 
 
 def outbound_action_create(
     *, refund, kind: OutboundKind, delay_seconds: float = 0
 ) -> OutboundAction:
     """Write one outbox row for `refund` (which the caller holds locked) and enqueue its delivery
-    after commit. The idempotency key is fixed here and sent on every attempt."""
-    sequence = OutboundAction.objects.filter(refund=refund, kind=kind).count() + 1
-    key = f"RD{refund.pk}-{kind.value.replace('_', '-')}-{sequence}"
+    after commit. The idempotency key is fixed here and sent on every attempt: for the refund's
+    money (create, and reading its status) it is the refund's creation key; other actions
+    (approve, deny, tracking...) get one key per action."""
+    if kind == OutboundKind.CREATE_REFUND:
+        key = sent_key = refund_creation_key(refund)
+        open_action = OutboundAction.objects.filter(
+            idempotency_key=key, state__in=(OutboundState.PENDING, OutboundState.IN_FLIGHT)
+        ).first()
+        if open_action is not None:
+            return open_action  # still being delivered: the same call, not a second one
+    else:
+        sequence = OutboundAction.objects.filter(refund=refund, kind=kind).count() + 1
+        key = f"RD{refund.pk}-{kind.value.replace('_', '-')}-{sequence}"
+        sent_key = refund_creation_key(refund) if kind == OutboundKind.READ_STATUS else key
     action = OutboundAction.objects.create(
         refund=refund,
         account=refund.order.account,
         kind=kind,
         idempotency_key=key,
-        payload=to_json(refund_data(refund, idempotency_key=key)),
+        payload=to_json(refund_data(refund, idempotency_key=sent_key)),
         next_attempt_at=timezone.now() + dt.timedelta(seconds=delay_seconds),
     )
     countdown = delay_seconds or None

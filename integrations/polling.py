@@ -108,6 +108,25 @@ def remote_refunds_reconcile(account, adapter, stats: Counter) -> None:
     for remote in remote_refunds:
         refund = _find_refund(account, remote)
         imported = False
+        if refund is not None and refund.external_id and refund.external_id != remote.external_id:
+            # Found by our key, under another id: the platform holds a second refund made with
+            # this refund's key (a duplicate payment). Its status is not this refund's.
+            refund_flag_drift(
+                refund=refund,
+                via=via,
+                note=f"{account.name} holds a second refund {remote.external_id} "
+                f"({remote.amount} {remote.currency or refund.currency}, {remote.status}) made "
+                f"with this refund's key {remote.idempotency_key}, besides {refund.external_id}: "
+                "check it for a double payment",
+            )
+            stats["drift_second_refund"] += 1
+            continue
+        if refund is None and remote.idempotency_key:
+            # Made by Refund Desk (it bears our key) but matching none of our refunds: never
+            # imported as a new request (approving it would pay again); staff must look.
+            _flag_unmatched(account, remote, via)
+            stats["drift_unmatched"] += 1
+            continue
         if refund is None:
             order = Order.objects.filter(
                 account=account, external_number=remote.order_external_number
@@ -170,6 +189,27 @@ def remote_refunds_reconcile(account, adapter, stats: Counter) -> None:
             )
             stats["status_applied" if not imported else "imported_status"] += 1
     stats["listed"] += len(remote_refunds)
+
+
+def _flag_unmatched(account, remote, via: str) -> None:
+    from refunds.models import Refund
+    from refunds.services import refund_flag_drift
+
+    note = (
+        f"{account.name} holds refund {remote.external_id} ({remote.amount} "
+        f"{remote.currency}, {remote.status}) bearing Refund Desk's key "
+        f"{remote.idempotency_key}, which matches no refund here: check it for a double payment"
+    )
+    latest = (
+        Refund.objects.filter(
+            order__account=account, order__external_number=remote.order_external_number
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    logger.error("%s: %s (order %s)", account.name, note, remote.order_external_number)
+    if latest is not None:
+        refund_flag_drift(refund=latest, via=via, note=note)
 
 
 def _find_refund(account, remote):

@@ -24,13 +24,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .base import Accepted, Confirmed, FailedForNow, Rejected, Result
+from .base import Accepted, Confirmed, FailedForNow, OutboundKind, Rejected, Result
 from .models import OutboundAction, OutboundState
 from .outbox import (
+    FINAL_STATES,
     action_finish_attempt,
     action_start_attempt,
     due_actions_claim,
     enqueue_delivery,
+    refund_creation_key,
     retry_delay,
 )
 
@@ -119,9 +121,15 @@ def deliver_outbound_action(action_id: int) -> str:
     return _apply_result(action_id, claim.attempt, result, adapter_key=action.account.adapter_key)
 
 
+# Attempt outcomes after which the platform may have acted without telling us.
+UNANSWERED_OUTCOMES = ("unknown", "crashed")
+
+
 def _outcome(result: Result) -> str:
-    if isinstance(result, FailedForNow) and result.code == "crashed":
-        return "crashed"
+    if isinstance(result, FailedForNow):
+        if result.code == "crashed":
+            return "crashed"
+        return "unknown" if result.may_have_acted else "failed"
     return {
         Accepted: "accepted",
         Confirmed: "confirmed",
@@ -168,16 +176,18 @@ def _apply_result(
             if not still_ours:
                 return "superseded"
             if number >= settings.OUTBOX_MAX_ATTEMPTS:
+                unanswered = _outcome(result) in UNANSWERED_OUTCOMES or _had_unanswered(action)
+                state = OutboundState.UNKNOWN if unanswered else OutboundState.DEAD
                 action_finish_attempt(
                     action,
                     number=number,
-                    state=OutboundState.DEAD,
+                    state=state,
                     outcome=_outcome(result),
                     message=result.message,
                     response=dict(result.raw),
                 )
-                _flag_dead(action, number, result.message, via)
-                return "dead"
+                _flag_given_up(action, number, result.message, via, unanswered=unanswered)
+                return str(state)
             retry_in = retry_delay(number, retry_after=result.retry_after)
             action_finish_attempt(
                 action,
@@ -211,32 +221,60 @@ def _apply_result(
         return _outcome(result)
 
 
-def _flag_dead(action: OutboundAction, attempts: int, message: str, via: str) -> None:
-    from refunds.services import refund_apply_marketplace_result
+def _had_unanswered(action: OutboundAction) -> bool:
+    """Whether an earlier attempt of the action got no answer (so the platform may have acted)."""
+    return action.attempt_log.filter(outcome__in=UNANSWERED_OUTCOMES).exists()
 
+
+def _flag_given_up(
+    action: OutboundAction, attempts: int, message: str, via: str, *, unanswered: bool
+) -> None:
+    """Tell the refund that its delivery was given up. Money that may have moved (a create or a
+    status check that got no answer) is an unknown outcome, never a refusal: the refund is
+    checked with the platform, or by a person, before anything else is done with it."""
+    from refunds.services import refund_apply_marketplace_result, refund_mark_outcome_unknown
+
+    if unanswered and action.kind == OutboundKind.CREATE_REFUND:
+        refund_mark_outcome_unknown(
+            refund=action.refund,
+            attempts=attempts,
+            last_error=message,
+            idempotency_key=refund_creation_key(action.refund),
+            via=via,
+        )
+        return
+    if unanswered:
+        text = f"no answer after {attempts} attempts; it may have been done (last: {message})"
+    else:
+        text = f"could not be sent in {attempts} attempts; nothing reached it (last: {message})"
     refund_apply_marketplace_result(
         refund=action.refund,
-        result=Rejected(
-            code="gave_up", message=f"no answer after {attempts} attempts (last: {message})"
-        ),
+        result=Rejected(code="gave_up", message=text),
         kind=action.kind,
         via=via,
     )
 
 
 def _give_up(action_id: int, *, number: int | None, message: str) -> None:
+    """The worker stopped during every attempt: nobody knows what the platform did."""
     with transaction.atomic():
         action = _locked_action(action_id, with_account=True)
-        if action.state in (OutboundState.SUCCEEDED, OutboundState.FAILED, OutboundState.DEAD):
+        if action.state in FINAL_STATES:
             return
-        action.state = OutboundState.DEAD
+        action.state = OutboundState.UNKNOWN
         action.last_error = message
         action.claimed_until = None
         action.completed_at = timezone.now()
         action.save(
             update_fields=["state", "last_error", "claimed_until", "completed_at", "updated_at"]
         )
-        _flag_dead(action, action.attempts, message, f"{action.account.adapter_key} {action.kind}")
+        _flag_given_up(
+            action,
+            action.attempts,
+            message,
+            f"{action.account.adapter_key} {action.kind}",
+            unanswered=True,
+        )
 
 
 @shared_task(name="integrations.tasks.sweep_outbox", ignore_result=True)

@@ -100,6 +100,9 @@ class Refund(models.Model):
     external_request_id = models.CharField(max_length=120, blank=True, default="")
     needs_attention = models.BooleanField(default=False)
     attention_message = models.TextField(blank=True)
+    # Sending the refund got no answer, so the marketplace may have paid it: never denied or
+    # sent under a new key until the marketplace (or a person checking it) says what happened.
+    outcome_unknown = models.BooleanField(default=False)
     has_drift = models.BooleanField(default=False)
     drift_note = models.TextField(blank=True)
 
@@ -172,14 +175,14 @@ class Refund(models.Model):
     def status_label(self) -> str:
         return STATUS_LABELS[RefundStatus(self.status)]
 
-
-class RefundLine(models.Model):
-    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
     @property
     def requester_for_customer(self) -> str:
         """Who asked for the refund, as its customer is told: a role, never a staff member."""
         return CUSTOMER_FACING_ROLE.get(self.requester_role, SUPPORT_TEAM)
 
+
+class RefundLine(models.Model):
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
     order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="refund_lines")
     # Units refunded; 0 for an amount-only adjustment of the line.
     quantity = models.PositiveIntegerField()

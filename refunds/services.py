@@ -406,6 +406,13 @@ def refund_deny(*, actor, refund: Refund, reason: str, via: str = "") -> Refund:
                 "the marketplace refused it",
                 code="invalid_transition",
             )
+        if refund.outcome_unknown:
+            raise RefundError(
+                f"{order.account.name} may have paid this refund: sending it got no answer. "
+                f"Check it on {order.account.name} first (Retry asks again with the same key, "
+                "so it cannot be paid twice)",
+                code="outcome_unknown",
+            )
         old = refund.status
         refund.status = new_status
         refund.response_reason = reason
@@ -561,13 +568,86 @@ def refund_retry(*, actor, refund: Refund, note: str = "") -> Refund:
         _transition(Action.RETRY, refund)
         if not refund.needs_attention:
             raise RefundError("Only a refund whose delivery failed can be retried")
+        was_unknown = refund.outcome_unknown
         refund.needs_attention = False
         refund.attention_message = ""
-        _save(refund, "needs_attention", "attention_message")
+        refund.outcome_unknown = False
+        _save(refund, "needs_attention", "attention_message", "outcome_unknown")
+        # The same idempotency key as every earlier attempt: a platform that already holds the
+        # refund answers with it instead of paying a second time.
+        action = outbound_action_create(refund=refund, kind=OutboundKind.CREATE_REFUND)
         _record(
-            refund, actor=actor, via="", action=Action.RETRY, from_status=refund.status, note=note
+            refund,
+            actor=actor,
+            via="",
+            action=Action.RETRY,
+            from_status=refund.status,
+            changes={"idempotency_key": action.idempotency_key, "outcome_was_unknown": was_unknown},
+            note=note,
         )
-        outbound_action_create(refund=refund, kind=OutboundKind.CREATE_REFUND)
+    return refund
+
+
+def refund_mark_outcome_unknown(
+    *, refund: Refund, attempts: int, last_error: str, idempotency_key: str, via: str
+) -> Refund:
+    """Sending the refund was given up without an answer: the marketplace may have paid it. Not
+    a refusal: the refund needs attention as "outcome unknown" and cannot be denied. Where the
+    adapter finds a refund by our key before creating one (`Capabilities.refund_lookup`), the
+    marketplace is asked again once, with the same key, through the outbox: it answers with the
+    refund it holds, or takes it now if it never got it. Otherwise, or when that got no answer
+    either, a person is asked to check on the marketplace, with the evidence."""
+    from integrations.registry import adapter_class
+
+    with transaction.atomic():
+        order, refund = _lock(refund)
+        if refund.status in (RefundStatus.ISSUED, RefundStatus.DENIED, RefundStatus.CANCELLED):
+            return refund  # the marketplace's answer arrived meanwhile (webhook, poll)
+        name = order.account.name
+        last = (
+            refund.events.filter(action__in=("outcome_unknown", Action.RETRY)).order_by("id").last()
+        )
+        asked_again = bool(last and last.action == "outcome_unknown")
+        ask_platform = (
+            adapter_class(order.account.adapter_key).capabilities.refund_lookup and not asked_again
+        )
+        evidence = f"{attempts} attempts, last: {last_error or 'no answer'}"
+        if ask_platform:
+            message = (
+                f"Outcome unknown: {name} did not answer ({evidence}). Refund Desk is asking "
+                f"{name} again with the same key {idempotency_key}: it answers with the refund "
+                "it holds, or takes it now if it never got it."
+            )
+        else:
+            message = (
+                f"Outcome unknown: {name} did not answer ({evidence}). Check on {name} whether "
+                f"refund {idempotency_key} exists before doing anything else. Retry asks again "
+                "with the same key."
+            )
+        refund.needs_attention, refund.outcome_unknown = True, True
+        refund.attention_message = message
+        _save(refund, "needs_attention", "outcome_unknown", "attention_message")
+        _record(
+            refund,
+            actor=SYSTEM,
+            via=via,
+            action="outcome_unknown",
+            from_status=refund.status,
+            changes={
+                "attempts": attempts,
+                "last_error": last_error[:500],
+                "idempotency_key": idempotency_key,
+                "asking_the_marketplace": ask_platform,
+            },
+            note=message,
+        )
+        if ask_platform:
+            outbound_action_create(refund=refund, kind=OutboundKind.CREATE_REFUND)
+        else:
+            from . import notifications
+
+            rid = refund.pk
+            transaction.on_commit(lambda: notifications.needs_attention(rid))
     return refund
 
 
@@ -590,29 +670,70 @@ def refund_apply_marketplace_result(
                 setattr(refund, attr, value)
                 fields.append(attr)
         money_kind = kind in (OutboundKind.CREATE_REFUND, OutboundKind.READ_STATUS)
+        name = order.account.name
+        drift = ""
         if isinstance(result, Confirmed) and money_kind:
             if refund.status == RefundStatus.PROCESSING:
                 refund.status = RefundStatus.ISSUED
                 refund.issued_at = timezone.now()
                 refund.needs_attention = False
-                fields += ["status", "issued_at", "needs_attention"]
+                refund.outcome_unknown = False
+                refund.attention_message = ""
+                fields += [
+                    "status",
+                    "issued_at",
+                    "needs_attention",
+                    "outcome_unknown",
+                    "attention_message",
+                ]
+            elif refund.status == RefundStatus.ISSUED and any(old for old, _ in changes.values()):
+                # Confirmed again, under other ids than the refund it already paid: a second
+                # refund on the platform. Staff must see it; the ids stay as first recorded.
+                for attr in changes:
+                    setattr(refund, attr, changes[attr][0])
+                drift = (
+                    f"{name} confirmed another refund ({_ids(result)}) for this refund, which "
+                    f"was already issued as {_ids(refund)}: check {name} for a double payment"
+                )
+                fields, changes = [], {}
         elif isinstance(result, Rejected):
+            if result.code == "gave_up":
+                message = f"{name}: {result.message}"
+            else:
+                message = f"{name} refused: {result.message}"
             if (
                 refund.status
                 not in (RefundStatus.ISSUED, RefundStatus.DENIED, RefundStatus.CANCELLED)
                 or not money_kind
+            ) and (
+                refund.attention_message != message
+                or not refund.needs_attention
+                or (refund.outcome_unknown and money_kind)
             ):
-                message = f"{order.account.name} refused: {result.message}"
-                if refund.attention_message != message or not refund.needs_attention:
-                    refund.needs_attention = True
-                    refund.attention_message = message
-                    fields += ["needs_attention", "attention_message"]
-                    from . import notifications
+                refund.needs_attention = True
+                refund.attention_message = message
+                fields += ["needs_attention", "attention_message"]
+                if money_kind and refund.outcome_unknown:
+                    refund.outcome_unknown = False  # the platform answered: it is known now
+                    fields.append("outcome_unknown")
+                from . import notifications
 
-                    rid = refund.pk
-                    transaction.on_commit(lambda: notifications.needs_attention(rid))
+                rid = refund.pk
+                transaction.on_commit(lambda: notifications.needs_attention(rid))
+        elif isinstance(result, Accepted) and money_kind and refund.outcome_unknown:
+            # Asked again after an unknown outcome, the platform holds the refund (or took it
+            # now): nothing more to send; its result arrives as usual.
+            if refund.status == RefundStatus.PROCESSING:
+                refund.outcome_unknown = False
+                refund.needs_attention = False
+                refund.attention_message = ""
+                fields += ["outcome_unknown", "needs_attention", "attention_message"]
         elif isinstance(result, Accepted | FailedForNow):
             pass
+        if drift:
+            if not (refund.has_drift and refund.drift_note == drift):
+                _mark_drift(refund, note=drift, via=via)
+            return refund
         if not fields:
             return refund
         _save(refund, *dict.fromkeys(fields))
@@ -626,6 +747,11 @@ def refund_apply_marketplace_result(
             note=getattr(result, "message", ""),
         )
     return refund
+
+
+def _ids(source) -> str:
+    ids = [i for i in (source.external_id, source.external_request_id) if i]
+    return " / ".join(dict.fromkeys(ids)) or "no id"
 
 
 def refund_apply_remote_status(

@@ -79,6 +79,10 @@ class HepsiGlobalAdapter(MarketplaceAdapter):
             "HepsiGlobal pays the customer back itself; it is not told which payment to use.",
         ),
         rate_limit_per_second=None,  # HepsiGlobal publishes no limit
+        # Seed 000 publishes no refund status or list call, nor that a repeated refund_number
+        # is recognised (marketplaces.md assumes it is): after an unknown outcome a person
+        # checks on HepsiGlobal.
+        refund_lookup=False,
     )
     webhook_endpoints = webhooks.ENDPOINTS
 

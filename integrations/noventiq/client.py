@@ -118,6 +118,8 @@ class NoventiqAdapter(MarketplaceAdapter):
             "Noventiq refund requests cannot be cancelled once sent.",
         ),
         rate_limit_per_second=None,
+        # GET /v1/order/{order_id} (seed 002) shows the order's refund state.
+        refund_lookup=True,
     )
     webhook_endpoints = {"": ("POST",)}  # POST /noventiq/webhooks
 

@@ -60,6 +60,8 @@ class ShoplazzaAdapter(MarketplaceAdapter):
             "Shoplazza allows 2 requests per second per store; busy periods delay sending.",
         ),
         rate_limit_per_second=Decimal("2"),
+        # GET /orders/{id}/refund (seed 004) lists the records; ours carry the key in `note`.
+        refund_lookup=True,
     )
     # Shoplazza posts every topic to one address: /shoplazza/webhooks (marketplaces.md).
     webhook_endpoints = {"": ("POST",)}

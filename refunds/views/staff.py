@@ -372,6 +372,13 @@ class TimelineEntry:
     data: object = None
 
 
+ATTEMPT_OUTCOMES = {
+    "unknown": "no answer (the marketplace may have acted)",
+    "failed": "not delivered (it never reached the marketplace)",
+    "crashed": "the worker stopped during the call (the marketplace may have acted)",
+}
+
+
 def _timeline(refund: Refund) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
     for event in refund.events.all():
@@ -395,6 +402,7 @@ def _timeline(refund: Refund) -> list[TimelineEntry]:
             OutboundState.SUCCEEDED: "ok",
             OutboundState.FAILED: "bad",
             OutboundState.DEAD: "bad",
+            OutboundState.UNKNOWN: "bad",
         }.get(action.state, "pending")
         entries.append(
             TimelineEntry(
@@ -412,7 +420,9 @@ def _timeline(refund: Refund) -> list[TimelineEntry]:
                 TimelineEntry(
                     attempt.started_at,
                     "attempt",
-                    f"Attempt {attempt.number} of {action.get_kind_display()}: {attempt.outcome}",
+                    f"Attempt {attempt.number} of {action.get_kind_display()} "
+                    f"(key {action.idempotency_key}): "
+                    f"{ATTEMPT_OUTCOMES.get(attempt.outcome, attempt.outcome)}",
                     attempt.message,
                     "ok" if attempt.outcome in ("accepted", "confirmed") else "bad",
                     attempt.response or None,
@@ -475,7 +485,12 @@ def _available_actions(user, refund: Refund) -> tuple[set[str], list[str]]:
     can_deny = status in (RefundStatus.REQUESTED, RefundStatus.WAITING) or (
         status == RefundStatus.PROCESSING and refund.needs_attention
     )
-    if can_deny and perms[Action.DENY]:
+    if can_deny and refund.outcome_unknown:
+        notes.append(
+            f"It cannot be denied while the outcome is unknown: {refund.order.account.name} "
+            "may have paid it."
+        )
+    elif can_deny and perms[Action.DENY]:
         shown.add("deny")
     if status == RefundStatus.WAITING and not refund.refund_only:
         if perms[Action.SHIP]:

@@ -251,16 +251,29 @@ def test_failed_delivery_shows_platform_error(order, customer_user, agent2):
     refund = _make("PROCESSING_FAILED", order, customer_user, agent2)
     assert refund.needs_attention is True
     assert refund.attention_message == f"{order.account.name} refused: Order is locked"
+    # The refused delivery is over (as the delivery task leaves it); the retry is a new action
+    # that carries the same idempotency key, so the platform sees the same refund again.
+    OutboundAction.objects.filter(refund=refund).update(state="failed")
     refund = refund_retry(actor=agent2, refund=refund)
     assert (refund.needs_attention, refund.attention_message) == (False, "")
     kinds = list(
         OutboundAction.objects.filter(refund=refund)
         .order_by("id")
-        .values_list("kind", "idempotency_key")
+        .values_list("kind", "idempotency_key", "state")
     )
     assert kinds == [
-        ("create_refund", f"RD{refund.pk}-create-refund-1"),
-        ("create_refund", f"RD{refund.pk}-create-refund-2"),
+        ("create_refund", f"RD{refund.pk}-create-refund-1", "failed"),
+        ("create_refund", f"RD{refund.pk}-create-refund-1", "pending"),
+    ]
+
+
+def test_retry_while_the_first_delivery_is_still_open_sends_nothing_more(
+    order, customer_user, agent2
+):
+    refund = _make("PROCESSING_FAILED", order, customer_user, agent2)
+    refund_retry(actor=agent2, refund=refund)
+    assert list(OutboundAction.objects.filter(refund=refund).values_list("state", flat=True)) == [
+        "pending"
     ]
 
 

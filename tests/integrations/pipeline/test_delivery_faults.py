@@ -49,7 +49,8 @@ def test_server_errors_then_success_is_retried_and_refunds_once(celery_worker, s
 
     action = OutboundAction.objects.get(refund=refund)
     assert (action.state, action.attempts) == (OutboundState.SUCCEEDED, 3)
-    assert _outcomes(action) == ["failed", "failed", "accepted"]
+    # A 5xx is no answer: the platform may have acted (here it had not), so not a refusal.
+    assert _outcomes(action) == ["unknown", "unknown", "accepted"]
     assert len(_create_calls(sandbox)) == 3
     assert sandbox.ledger(KEY, action.idempotency_key)["count"] == 1
     assert sandbox.ledger(KEY)["count"] == 1
@@ -79,7 +80,7 @@ def test_connection_dropped_after_the_refund_was_recorded_creates_no_second(
     refund = wait_until(lambda: _final(refund.pk), message="ISSUED after a dropped answer")
 
     action = OutboundAction.objects.get(refund=refund)
-    assert _outcomes(action) == ["failed", "accepted"]
+    assert _outcomes(action) == ["unknown", "accepted"]
     assert len(_create_calls(sandbox)) == 2
     assert sandbox.ledger(KEY, action.idempotency_key)["count"] == 1
     assert sandbox.ledger(KEY)["count"] == 1
@@ -132,7 +133,7 @@ def test_rollback_after_the_outbox_row_was_written_leaves_nothing(celery_worker,
     assert sandbox.ledger(KEY)["count"] == 0
 
 
-def test_poison_action_ends_dead_after_max_attempts(celery_worker, sandbox, hepsi):
+def test_poison_action_ends_unknown_after_max_attempts(celery_worker, sandbox, hepsi):
     account, order, _agent = hepsi
     customer = factories.UserFactory(username=order.customer.email)
     order.customer.user = customer
@@ -154,18 +155,19 @@ def test_poison_action_ends_dead_after_max_attempts(celery_worker, sandbox, heps
     )  # a snapshot the adapter cannot read: every attempt crashes
 
     wait_until(
-        lambda: OutboundAction.objects.filter(pk=action.pk, state=OutboundState.DEAD).first(),
+        lambda: OutboundAction.objects.filter(pk=action.pk, state=OutboundState.UNKNOWN).first(),
         timeout=40,
-        message="the poison action DEAD",
+        message="the poison action given up",
     )
     time.sleep(2.5)  # it stays dead: no sweep picks it up again
 
     action.refresh_from_db()
     max_attempts = int(celery_worker.env["OUTBOX_MAX_ATTEMPTS"])
-    assert (action.state, action.attempts) == (OutboundState.DEAD, max_attempts)
+    # Our own crash says nothing of what the platform did: the outcome is unknown.
+    assert (action.state, action.attempts) == (OutboundState.UNKNOWN, max_attempts)
     assert _outcomes(action) == ["crashed"] * max_attempts
     assert action.completed_at is not None
     refund.refresh_from_db()
-    assert refund.needs_attention is True
-    assert f"no answer after {max_attempts} attempts" in refund.attention_message
+    assert (refund.needs_attention, refund.outcome_unknown) == (True, True)
+    assert f"did not answer ({max_attempts} attempts, last: " in refund.attention_message
     assert _create_calls(sandbox) == []

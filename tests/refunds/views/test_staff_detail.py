@@ -208,7 +208,7 @@ def test_timeline_merges_events_outbound_attempts_and_webhooks(client, agent, or
     kinds = [e.kind for e in response.context["timeline"]]
     assert kinds == ["event", "event", "outbound", "attempt", "webhook"]
     body = response.content.decode()
-    assert "Attempt 1 of create refund: rejected" in body
+    assert f"Attempt 1 of create refund (key RD{refund.pk}-create-refund-1): rejected" in body
     assert "ORDER_NOT_FOUND" in body
     assert "Webhook from llzw: refund-result · refund.succeeded (processed)" in body
 
@@ -271,6 +271,7 @@ def test_needs_attention_offers_retry_and_deny(client, agent, agent2, order, cus
     Refund.objects.filter(pk=refund.pk).update(
         needs_attention=True, attention_message="LLZW refused: closed"
     )
+    OutboundAction.objects.filter(refund=refund).update(state="failed")  # as the refusal left it
     client.force_login(agent)
     response = client.get(_detail(refund))
     assert set(response.context["forms"]) == {"deny", "retry"}
@@ -278,4 +279,39 @@ def test_needs_attention_offers_retry_and_deny(client, agent, agent2, order, cus
     client.post(_action(refund, "retry"), {"retry-note": "fixed the account"})
     refund.refresh_from_db()
     assert refund.needs_attention is False
-    assert OutboundAction.objects.filter(refund=refund, kind="create_refund").count() == 2
+    keys = OutboundAction.objects.filter(refund=refund, kind="create_refund").values_list(
+        "idempotency_key", flat=True
+    )
+    assert list(keys) == [f"RD{refund.pk}-create-refund-1"] * 2  # the same refund, asked again
+
+
+def test_an_unknown_outcome_offers_retry_but_not_deny(client, agent, agent2, order, customer_user):
+    from refunds.services import refund_mark_outcome_unknown
+
+    refund = _refund(order, customer_user, refund_only=True)
+    refund_approve(actor=agent2, refund=refund)
+    order.account.adapter_key = "hepsiglobal"
+    order.account.save(update_fields=["adapter_key"])
+    OutboundAction.objects.filter(refund=refund).update(state="unknown")
+    refund_mark_outcome_unknown(
+        refund=refund,
+        attempts=8,
+        last_error="no answer",
+        idempotency_key=f"RD{refund.pk}-create-refund-1",
+        via="test",
+    )
+    client.force_login(agent)
+    response = client.get(_detail(refund))
+    body = response.content.decode()
+    assert set(response.context["forms"]) == {"retry"}
+    assert "<strong>Outcome unknown.</strong>" in body
+    assert "Needs attention." not in body
+    assert "It cannot be denied while the outcome is unknown" in body
+    before = _snapshot(refund)
+    response = client.post(_action(refund, "deny"), {"deny-reason": "Never mind"})
+    assert response.status_code == 400
+    assert "may have paid this refund" in response.content.decode()
+    assert _snapshot(refund) == before
+
+    queue = client.get(reverse("staff:refund-queue")).content.decode()
+    assert "Outcome unknown</span>" in queue
