@@ -115,7 +115,8 @@ def remote_refunds_reconcile(account, adapter, stats: Counter) -> None:
                 refund=refund,
                 via=via,
                 note=f"{account.name} holds a second refund {remote.external_id} "
-                f"({remote.amount} {remote.currency or refund.currency}, {remote.status}) made "
+                f"({_money(remote.amount, remote.currency or refund.currency)}, {remote.status}) "
+                "made "
                 f"with this refund's key {remote.idempotency_key}, besides {refund.external_id}: "
                 "check it for a double payment",
             )
@@ -174,8 +175,8 @@ def remote_refunds_reconcile(account, adapter, stats: Counter) -> None:
             refund_flag_drift(
                 refund=refund,
                 via=via,
-                note=f"{account.name} shows {remote.amount} for refund {remote.external_id}, "
-                f"Refund Desk has {refund.total} {refund.currency}",
+                note=f"{account.name} shows {_money(remote.amount, refund.currency)} for refund "
+                f"{remote.external_id}, Refund Desk has {_money(refund.total, refund.currency)}",
             )
             stats["drift_amount"] += 1
         if remote.status and remote.status != refund.status:
@@ -191,13 +192,22 @@ def remote_refunds_reconcile(account, adapter, stats: Counter) -> None:
     stats["listed"] += len(remote_refunds)
 
 
+def _money(amount, currency: str) -> str:
+    """An amount a platform reported, as staff read it (its currency's decimals and code)."""
+    from refunds.money import format_money
+
+    if amount is None:
+        return "no amount"
+    return format_money(amount, currency) if currency else str(amount)
+
+
 def _flag_unmatched(account, remote, via: str) -> None:
     from refunds.models import Refund
     from refunds.services import refund_flag_drift
 
     note = (
-        f"{account.name} holds refund {remote.external_id} ({remote.amount} "
-        f"{remote.currency}, {remote.status}) bearing Refund Desk's key "
+        f"{account.name} holds refund {remote.external_id} "
+        f"({_money(remote.amount, remote.currency)}, {remote.status}) bearing Refund Desk's key "
         f"{remote.idempotency_key}, which matches no refund here: check it for a double payment"
     )
     latest = (

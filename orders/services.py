@@ -30,10 +30,18 @@ from typing import Any
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from refunds.money import quantize
+from refunds.money import MINOR_UNITS, format_money, quantize
 
 from .errors import OrderError
-from .models import Customer, MarketplaceAccount, Order, OrderLine, OrderStatus, PaymentLine
+from .models import (
+    MONEY,
+    Customer,
+    MarketplaceAccount,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentLine,
+)
 
 # What the columns hold (DecimalField max_digits=14, decimal_places=2; PositiveIntegerField).
 MAX_AMOUNT = Decimal(10) ** 12
@@ -123,6 +131,14 @@ def order_upsert(*, data: dict) -> Order:
     currency = _text(data, "currency", "currency", max_length=3).upper()
     if len(currency) != 3 or not currency.isalpha():
         raise OrderError("currency: must be a three-letter ISO 4217 code", field="currency")
+    if MINOR_UNITS.get(currency, 2) > MONEY["decimal_places"]:
+        # Amounts are stored to MONEY's decimals: a currency with more (KWD, BHD...) would lose
+        # its last digit silently.
+        raise OrderError(
+            f"currency: {currency} has {MINOR_UNITS[currency]} decimals; Refund Desk keeps "
+            f"amounts to {MONEY['decimal_places']} and cannot hold {currency} orders",
+            field="currency",
+        )
     status = data.get("status", OrderStatus.PAID)
     if status not in OrderStatus.values:
         raise OrderError(f"status: must be one of {', '.join(OrderStatus.values)}", field="status")
@@ -202,14 +218,16 @@ def order_upsert(*, data: dict) -> Order:
         given = _decimal(data["grand_total"], "grand_total", currency)
         if given != grand_total:
             raise OrderError(
-                f"grand_total: {given} does not equal lines + shipping + tip + additional "
-                f"charges ({grand_total})",
+                f"grand_total: {format_money(given, currency)} does not equal lines + shipping "
+                f"+ tip + additional charges ({format_money(grand_total, currency)})",
                 field="grand_total",
             )
     paid = sum((p[2] for p in parsed_payments), Decimal("0"))
     if parsed_payments and paid != grand_total:
         raise OrderError(
-            f"payments: they add up to {paid}, the order total is {grand_total}", field="payments"
+            f"payments: they add up to {format_money(paid, currency)}, the order total is "
+            f"{format_money(grand_total, currency)}",
+            field="payments",
         )
 
     order = (

@@ -142,6 +142,11 @@ def test_same_number_on_two_accounts_are_two_orders(account):
     [
         ({"account": "Nope"}, "account: no marketplace account with that name or id"),
         ({"currency": "US"}, "currency: must be a three-letter ISO 4217 code"),
+        (
+            {"currency": "KWD"},
+            "currency: KWD has 3 decimals; Refund Desk keeps amounts to 2 and cannot hold KWD "
+            "orders",
+        ),
         ({"status": "shipped"}, "status: must be one of pending, paid, fulfilled, cancelled"),
         ({"customer": None}, "customer: an object with email and name is required"),
         ({"customer": {"email": "nobody"}}, "customer.email: is not an e-mail address"),
@@ -161,7 +166,8 @@ def test_same_number_on_two_accounts_are_two_orders(account):
         ),
         (
             {"grand_total": "50.00"},
-            "grand_total: 50.00 does not equal lines + shipping + tip + additional charges (53.49)",
+            "grand_total: 50.00 USD does not equal lines + shipping + tip + additional charges "
+            "(53.49 USD)",
         ),
         ({"shipping_total": "5.001"}, "shipping_total: 5.001 has more decimals than USD allows"),
         ({"shipping_total": "-1"}, "shipping_total: must be a non-negative amount, got -1"),
@@ -170,7 +176,7 @@ def test_same_number_on_two_accounts_are_two_orders(account):
         ({"shipping_total": "lots"}, "shipping_total: 'lots' is not an amount"),
         (
             {"payments": [{"external_id": "P1", "method": "card", "amount": "1.00"}]},
-            "payments: they add up to 1.00, the order total is 53.49",
+            "payments: they add up to 1.00 USD, the order total is 53.49 USD",
         ),
         ({"payments": "card"}, "payments: must be a list"),
     ],
