@@ -304,7 +304,9 @@ def test_an_unknown_outcome_offers_retry_but_not_deny(client, agent, agent2, ord
     response = client.get(_detail(refund))
     body = response.content.decode()
     assert set(response.context["forms"]) == {"retry"}
-    assert "<strong>Outcome unknown.</strong>" in body
+    assert (
+        '<div class="alert alert-warn" role="alert" id="outcome-unknown">Outcome unknown: ' in body
+    )
     assert "Needs attention." not in body
     assert "It cannot be denied while the outcome is unknown" in body
     before = _snapshot(refund)
