@@ -1,13 +1,11 @@
 """Nothing lost, nothing twice: faults on the way to HepsiGlobal (its sandbox over HTTP), with a
 real worker and beat on Redis."""
 
-import time
-
 import pytest
 from django.db import transaction
 
-from integrations.models import OutboundAction, OutboundAttempt, OutboundState
 from refunds.calculator import LineChoice
+from refunds.delivery.models import OutboundAction, OutboundAttempt, OutboundState
 from refunds.models import Refund
 from refunds.services import refund_request
 from tests import factories
@@ -97,7 +95,8 @@ def test_permanent_refusal_is_not_retried_and_needs_attention(
         lambda: OutboundAction.objects.filter(refund=refund, state=OutboundState.FAILED).first(),
         message="the action FAILED",
     )
-    time.sleep(2.5)  # two sweeps and two polls: nothing may send it again
+    # Two sweeps and two polls ran since, and what they queued is done: nothing sent it again.
+    celery_worker.wait_for_runs(celery_worker.log_mark(), sweep_outbox=2, poll_account=2)
 
     action = OutboundAction.objects.get(refund=refund)
     assert (action.state, action.attempts) == (OutboundState.FAILED, 1)
@@ -122,11 +121,13 @@ def test_rollback_after_the_outbox_row_was_written_leaves_nothing(celery_worker,
             written.append(OutboundAction.objects.count())
             raise RuntimeError("the view failed after the approval")
 
+    mark = celery_worker.log_mark()
     with pytest.raises(RuntimeError):
         approve_then_fail()
     assert written == [1]
-    time.sleep(2.5)  # two sweeps
+    runs = celery_worker.wait_for_runs(mark, sweep_outbox=2)  # and what they queued is done
 
+    assert [run for run in runs if run.short_name == "deliver_outbound_action"] == []
     assert OutboundAction.objects.count() == 0
     assert Refund.objects.count() == 0
     assert _create_calls(sandbox) == []
@@ -159,7 +160,8 @@ def test_poison_action_ends_unknown_after_max_attempts(celery_worker, sandbox, h
         timeout=40,
         message="the poison action given up",
     )
-    time.sleep(2.5)  # it stays dead: no sweep picks it up again
+    # It stays dead: two sweeps ran since, and what they queued is done, without another try.
+    celery_worker.wait_for_runs(celery_worker.log_mark(), sweep_outbox=2)
 
     action.refresh_from_db()
     max_attempts = int(celery_worker.env["OUTBOX_MAX_ATTEMPTS"])
