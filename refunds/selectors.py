@@ -1,17 +1,21 @@
-"""Reads: what is still refundable, and the querysets views and the API start from."""
+"""Reads: what is still refundable, the querysets views and the API start from, and the staff
+screens' queries (queue, detail, new refund, dashboard)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 
 from orders.models import Order, OrderLine, OrderStatus, PaymentLine
+from orders.money import ZERO, quantize, unit_amounts
+from refunds.delivery.models import OutboundAction
 
 from .models import Refund, RefundLine
-from .money import ZERO, quantize, unit_amounts
-from .states import ACTIVE_STATUSES
+from .states import ACTIVE_STATUSES, RefundStatus
 
 ACTIVE = [s.value for s in ACTIVE_STATUSES]
 # An order holds the customer's money only once it is paid: a pending order has not been paid
@@ -187,3 +191,107 @@ def orders_for_customer(user) -> QuerySet[Order]:
     if not getattr(user, "is_authenticated", False):
         return Order.objects.none()
     return Order.objects.select_related("account", "customer").filter(customer__user=user)
+
+
+# --- staff screens ---------------------------------------------------------------------------
+
+
+def refund_queue_queryset() -> QuerySet[Refund]:
+    """The staff queue's refunds, newest first, each with its number of lines."""
+    # A correlated count rather than a GROUP BY keeps the page's count query simple.
+    line_count = (
+        RefundLine.objects.filter(refund=OuterRef("pk"))
+        .order_by()
+        .values("refund")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        refund_queryset()
+        .annotate(line_count=Coalesce(Subquery(line_count), 0))
+        .order_by("-created_at", "-id")
+    )
+
+
+def refund_status_counts() -> dict[str, int]:
+    """The queue's tab counts in one query: refunds per status (an index-only scan of the status
+    index), plus those needing attention and those with drift (each a scan of a partial index
+    holding only the flagged refunds). "All" is the sum of the statuses."""
+    per_status = (
+        Refund.objects.order_by()
+        .values_list("status")
+        .annotate(n=Count("*"))
+        .union(
+            Refund.objects.order_by()
+            .filter(needs_attention=True)
+            .values_list(Value("attention"))
+            .annotate(n=Count("*")),
+            Refund.objects.order_by()
+            .filter(has_drift=True)
+            .values_list(Value("drift"))
+            .annotate(n=Count("*")),
+            all=True,
+        )
+    )
+    counts = dict.fromkeys([s.value for s in RefundStatus] + ["attention", "drift"], 0)
+    counts.update(dict(per_status))
+    counts["all"] = sum(counts[s.value] for s in RefundStatus)
+    return counts
+
+
+def refund_detail_queryset() -> QuerySet[Refund]:
+    """A refund with everything its staff page shows: lines, events, outbox rows and their
+    attempts, webhooks, and the order's lines and payments."""
+    return refund_queryset().prefetch_related(
+        Prefetch("lines", queryset=RefundLine.objects.select_related("order_line")),
+        "events",
+        Prefetch(
+            "outbound_actions", queryset=OutboundAction.objects.prefetch_related("attempt_log")
+        ),
+        "webhook_events",
+        "order__lines",
+        "order__payments",
+    )
+
+
+def order_for_refund_queryset() -> QuerySet[Order]:
+    """Orders with what a new refund needs: account, customer, lines and payments."""
+    return Order.objects.select_related("account", "customer").prefetch_related("lines", "payments")
+
+
+def refunds_per_day(since: dt.date) -> QuerySet:
+    """Refunds created since `since`, counted per day and status: rows of day, status, n."""
+    return (
+        Refund.objects.filter(created_at__date__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "status")
+        .annotate(n=Count("pk"))
+    )
+
+
+def issued_per_marketplace() -> QuerySet:
+    """Issued refunds per marketplace and currency: rows of order__account__adapter_key,
+    currency, amount (an unquantized sum) and n."""
+    return (
+        Refund.objects.filter(status=RefundStatus.ISSUED)
+        .values("order__account__adapter_key", "currency")
+        .annotate(amount=Sum("total"), n=Count("pk"))
+        .order_by("order__account__adapter_key", "currency")
+    )
+
+
+def top_reasons(limit: int) -> list[dict]:
+    """The most frequent reason codes: rows of reason_code and n, most frequent first."""
+    return list(Refund.objects.values("reason_code").annotate(n=Count("pk")).order_by("-n")[:limit])
+
+
+def issue_durations(since: dt.date) -> list[dt.timedelta]:
+    """How long each refund issued since `since` took from request to issue."""
+    return [
+        issued_at - created_at
+        for created_at, issued_at in Refund.objects.filter(
+            status=RefundStatus.ISSUED,
+            issued_at__isnull=False,
+            issued_at__date__gte=since,
+        ).values_list("created_at", "issued_at")
+    ]
