@@ -25,6 +25,17 @@ Configuration (configure({...})):
     refuse_orders               order ids whose refund requests are refused
     send_webhooks               send product.returned webhooks on completion (default True)
     webhook_secret              signs them (default "demo-webhook-secret")
+    webhook_flat_payment_method also put `payment_method` at the top of the webhook body, beside
+                                the documented nested `payment` object (default False). The
+                                signature is the same either way; this keeps the body shape our
+                                adapter read before issue 13 (it signs a top-level field).
+
+Webhooks, written from Noventiq's "Webhook examples" page (docs.noventiq.com/checkout), not from
+our adapter: a JSON POST with header `signature`, the SHA-512 hex digest of
+`[secret key];[event];[order_id];[create_date];[payment_method];[currency];[customer.email]`,
+`payment_method` read from the nested `payment` object and `order_id` a number (the page's
+example, secret `secret_key`, gives 1d0e480e...918d; tests/integrations/noventiq/test_sandbox.py
+checks it). The refund event is `product.returned`, one delivery per product.
 
 Refund processing: Noventiq's staff read the description. A description that starts with
 "Partial refund of <amount>" is a partial refund of that amount (the order stays `paid`);
@@ -65,7 +76,9 @@ from integrations.sandbox.server import (
     Simulator,
 )
 
-from .webhooks import REFUND_EVENT, SIGNATURE_HEADER, sign
+# Webhooks (Noventiq's documentation, see the module docstring).
+SIGNATURE_HEADER = "signature"
+REFUND_EVENT = "product.returned"
 
 DEFAULTS = {
     "username": "demo",
@@ -78,6 +91,7 @@ DEFAULTS = {
     "refuse_orders": [],
     "send_webhooks": True,
     "webhook_secret": "demo-webhook-secret",
+    "webhook_flat_payment_method": False,
 }
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PARTIAL = re.compile(r"^\s*partial refund of\s+(\d+(?:\.\d+)?)", re.IGNORECASE)
@@ -95,6 +109,27 @@ def _b64(data: bytes) -> str:
 
 def _error(code: int, message: str, status: int = 400) -> SandboxResponse:
     return SandboxResponse.json({"errors": [{"error": code, "message": message}]}, status=status)
+
+
+def webhook_signature(body: dict, secret: str) -> str:
+    """The documented signature: SHA-512 of
+    `[secret key];[event];[order_id];[create_date];[payment_method];[currency];[customer.email]`,
+    with payment_method from the body's `payment` object."""
+    fields = [
+        secret,
+        body["event"],
+        body["order_id"],
+        body["create_date"],
+        body["payment"]["payment_method"],
+        body["currency"],
+        body["customer"]["email"],
+    ]
+    return hashlib.sha512(";".join(str(f) for f in fields).encode()).hexdigest()
+
+
+def _order_number(order_id: str) -> int | str:
+    """Noventiq's order ids are numbers; an order loaded with another number is kept as is."""
+    return int(order_id) if order_id.isdigit() else order_id
 
 
 def _iso(epoch: float) -> str:
@@ -259,21 +294,28 @@ class NoventiqSandbox(Simulator):
             ]
         secret = str(self.cfg("webhook_secret"))
         for product in products:
+            # The fields of the documented example that this simulator knows.
             payload = {
                 "event": REFUND_EVENT,
                 "event_date": refund["updated_at"],
-                "order_id": order["order_id"],
+                "order_id": _order_number(order["order_id"]),
+                "order_name": order["order_name"],
+                "status": order["status"],
+                "external_id": order["external_id"],
                 "create_date": order["create_date"],
-                "payment_method": order["payment_method"],
+                "pay_date": order["pay_date"] or "",
                 "currency": order["currency"],
                 "customer": dict(order["customer"]),
                 "product": dict(product),
+                "payment": {"payment_method": order["payment_method"]},
             }
+            if self.cfg("webhook_flat_payment_method"):
+                payload["payment_method"] = order["payment_method"]
             self.send_webhook(
                 url=self.callback_url("/noventiq/webhooks"),
                 headers={
                     "Content-Type": "application/json",
-                    SIGNATURE_HEADER: sign(payload, secret),
+                    SIGNATURE_HEADER: webhook_signature(payload, secret),
                 },
                 body=json.dumps(payload).encode(),
             )

@@ -325,3 +325,23 @@ def test_load_orders_via_control_endpoint(sim, base_url):
     assert body["amount"] == "5.50"
     assert body["payment_method"] == "paypal"
     assert body["refund_request"] is None
+
+
+def test_webhook_signature_is_the_documented_one():
+    """Noventiq's "Webhook examples" page: secret `secret_key`, its order.created example body
+    (the fields the signature reads), and the signature it shows."""
+    from integrations.noventiq.sandbox import webhook_signature
+
+    body = {
+        "event": "order.created",
+        "order_id": 5555555,
+        "create_date": "2021-08-13T09:16:35+03:00",
+        "currency": "EUR",
+        "customer": {"country": "FR", "email": "customer@gmail.com"},
+        "payment": {"payment_method": "CreditCard", "payment_system_name": "Bank Card"},
+    }
+
+    assert webhook_signature(body, "secret_key") == (
+        "1d0e480e14922b2e330216b2d34b3b9998267067143cf9ef7caaf3637de0307f"
+        "207b7c6b1cd94ece313366baa24014c488796eef3dabbe8e60e7d1e72c73918d"
+    )

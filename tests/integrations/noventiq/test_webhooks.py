@@ -27,6 +27,19 @@ def _sent_webhooks(base_url, count):
 @pytest.fixture
 def delivered(adapter, sim, base_url):
     """A full refund completed on the sandbox: one product.returned webhook per product."""
+    return _deliver(adapter, base_url)
+
+
+@pytest.fixture
+def delivered_flat(adapter, sim, base_url):
+    """The same, with `payment_method` also at the top of the body: the shape our verifier reads
+    (issue 13: it must read the documented nested `payment.payment_method`; then this fixture
+    and the sandbox option go)."""
+    sim.configure({"webhook_flat_payment_method": True})
+    return _deliver(adapter, base_url)
+
+
+def _deliver(adapter, base_url):
     refund = make_refund(total=Decimal("45.00"))
     adapter.create_refund(refund)
     requests.post(f"{base_url}/_control/noventiq/advance", timeout=5).raise_for_status()
@@ -37,7 +50,9 @@ def test_sandbox_sends_signed_product_returned_per_product(delivered, base_url):
     assert [hook["url"] for hook in delivered] == [f"{base_url}/_sink/noventiq/webhooks"] * 2
     first = json.loads(delivered[0]["body"])
     assert first["event"] == "product.returned"
-    assert first["order_id"] == "700101"
+    assert first["order_id"] == 700101  # a number, as in Noventiq's example
+    assert first["payment"] == {"payment_method": "card"}
+    assert "payment_method" not in first
     assert [json.loads(h["body"])["product"]["id"] for h in delivered] == ["L1", "L2"]
     base = ";".join(
         [
@@ -53,7 +68,8 @@ def test_sandbox_sends_signed_product_returned_per_product(delivered, base_url):
     assert delivered[0]["headers"]["signature"] == hashlib.sha512(base.encode()).hexdigest()
 
 
-def test_adapter_accepts_the_sandbox_signed_body(adapter, delivered):
+def test_adapter_accepts_the_sandbox_signed_body(adapter, delivered_flat):
+    delivered = delivered_flat
     hook = delivered[0]
     message = adapter.parse_webhook(
         name="", method="POST", headers=hook["headers"], body=hook["body"].encode()
