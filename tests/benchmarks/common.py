@@ -80,7 +80,7 @@ def child_env(**extra) -> dict:
     env = dict(os.environ)
     env.update(
         {
-            "DJANGO_SETTINGS_MODULE": "config.settings.bench",
+            "DJANGO_SETTINGS_MODULE": "tests.benchmarks.settings",
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{settings.DATABASES['default']['NAME']}",
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         }

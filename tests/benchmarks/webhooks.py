@@ -1,12 +1,12 @@
 """Part 4: a burst of HepsiGlobal webhooks against the app under gunicorn.
 
 5,000 deliveries (order-cancel PUTs and refund-create-result POSTs, 10 % of them repeats of another
-delivery) are sent by `clients` keep-alive connections to gunicorn (config/gunicorn_bench.py); a
-Celery worker then processes what was stored (during the burst with
-BENCH_WEBHOOKS_WORKER_DURING_BURST=1). The same burst against a trivial Django view on the same
-server, sent first, is the limit. Every figure counts only this run's deliveries, so the part can
-be run again on the data a previous run left behind (each run picks lines and refunds not used
-yet and new cancel ids).
+delivery) are sent by `clients` keep-alive connections to gunicorn
+(tests/benchmarks/gunicorn_conf.py); a Celery worker then processes what was stored (during the
+burst with BENCH_WEBHOOKS_WORKER_DURING_BURST=1). The same burst against a trivial Django view on
+the same server, sent first, is the limit. Every figure counts only this run's deliveries, so the
+part can be run again on the data a previous run left behind (each run picks lines and refunds
+not used yet and new cancel ids).
 """
 
 from __future__ import annotations
@@ -113,8 +113,8 @@ def _start_worker():
 def bench_webhooks(total: int = 5000, clients: int = 16, duplicates: float = 0.10) -> None:
     from django.db.models import Count
 
-    from integrations.models import WebhookEvent, WebhookState
     from orders.models import MarketplaceAccount
+    from refunds.delivery.models import WebhookEvent, WebhookState
     from refunds.models import Refund, RefundEvent
 
     account = MarketplaceAccount.objects.get(name="Bench hepsiglobal")
@@ -140,7 +140,7 @@ def bench_webhooks(total: int = 5000, clients: int = 16, duplicates: float = 0.1
     LOG_DIR.mkdir(exist_ok=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    args = ["-c", "config/gunicorn_bench.py", "--bind", f"127.0.0.1:{port}"]
+    args = ["-c", "tests/benchmarks/gunicorn_conf.py", "--bind", f"127.0.0.1:{port}"]
     web = start_process(
         [sys.executable, "-m", "gunicorn", *args, "config.wsgi:application"],
         child_env(),

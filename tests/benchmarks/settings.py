@@ -1,14 +1,15 @@
-"""`make bench`: PostgreSQL and Redis like the tests, plus a trivial view to compare against."""
+"""`make bench`'s settings (DJANGO_SETTINGS_MODULE=tests.benchmarks.settings): PostgreSQL and
+Redis like the tests, plus a trivial view to compare against (tests/benchmarks/urls.py)."""
 
-from .base import database_from_url, env
-from .test import *  # noqa: F403
+from config.settings.base import database_from_url, env
+from config.settings.test import *  # noqa: F403
 
 DATABASES = {
     "default": database_from_url(
         env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/refunddesk_bench")
     )
 }
-ROOT_URLCONF = "config.urls_bench"
+ROOT_URLCONF = "tests.benchmarks.urls"
 DEBUG = False
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 LOGGING = {
