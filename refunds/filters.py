@@ -36,7 +36,7 @@ def search_refunds(queryset, value: str):
     The order side (number or customer e-mail) is resolved first, in one UNION query whose two
     halves each use an index; the refund filter is then an OR of columns of the refund table
     alone, which PostgreSQL answers with a bitmap OR of indexes. An OR across the joins instead
-    scans every refund (0.5 s at 100,000 refunds; see BENCHMARKS.md)."""
+    scans every refund (BENCHMARKS.md, Lists)."""
     value = (value or "").strip()
     if not value:
         return queryset
