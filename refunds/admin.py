@@ -9,13 +9,14 @@ from django.db.models import QuerySet
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from integrations.models import OutboundAction
+from orders.money import format_money
+from refunds.delivery.models import OutboundAction
 
-from . import services
+from . import rules, services
+from .delivery import admin as _delivery_admin  # noqa: F401 (registers the outbox and webhook pages)
 from .errors import RefundError
 from .filters import search_refunds
 from .models import Refund, RefundEvent, RefundLine
-from .money import format_money
 from .states import STAFF_PERMISSION, Action
 
 
@@ -110,7 +111,7 @@ class RefundAdmin(admin.ModelAdmin):
     )
     list_select_related = ("order", "order__account", "order__customer")
     # No date_hierarchy: its drill-down runs SELECT DISTINCT date_trunc(...) over every refund on
-    # each page view (60 ms at 100,000 refunds); the created_at list filter covers the same need.
+    # each page view (BENCHMARKS.md, Lists); the created_at list filter covers the same need.
     list_per_page = 50
     show_full_result_count = False  # a filtered page does not also count every refund
     inlines = (RefundLineInline, RefundEventInline, OutboundActionInline)
@@ -161,7 +162,7 @@ class RefundAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         # The staff queue's search: exact matches that each use an index, instead of the admin's
-        # icontains across three joins (a scan of every refund, 0.3-0.5 s per query at 100,000).
+        # icontains across three joins (a scan of every refund: BENCHMARKS.md, Lists).
         return search_refunds(queryset, search_term), False
 
     def get_readonly_fields(self, request, obj=None):
@@ -260,6 +261,7 @@ class RefundAdmin(admin.ModelAdmin):
                 ),
             )
             return None
+        refunds = queryset.select_related("order__account", "order__customer")
         return TemplateResponse(
             request,
             "admin/refunds/refund/deny_selected.html",
@@ -267,7 +269,11 @@ class RefundAdmin(admin.ModelAdmin):
                 **self.admin_site.each_context(request),
                 "title": "Deny refunds",
                 "opts": self.model._meta,
-                "refunds": queryset.select_related("order"),
+                # Each refund with the rule's decision, so the page says beforehand which ones
+                # the service will refuse, and why.
+                "rows": [
+                    (refund, rules.decide(request.user, refund, Action.DENY)) for refund in refunds
+                ],
                 "form": form,
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             },

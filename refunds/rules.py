@@ -9,14 +9,16 @@ locks and a page can ask it for every refund it shows.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 
+from orders.models import Order
 from orders.money import format_money, quantize
 
-from .models import RefundSource
+from .models import Refund, RefundSource
 from .states import (
     LARGE_REFUND_PERMISSION,
     ROLES,
@@ -27,13 +29,6 @@ from .states import (
     TransitionError,
     check_transition,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
-
-    from orders.models import Order
-
-    from .models import Refund
 
 # The actions a person takes from a refund's page, in the order the page shows them.
 SCREEN_ACTIONS = (

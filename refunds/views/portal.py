@@ -18,13 +18,13 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import ListView, TemplateView
 
-from refunds import services
+from refunds import rules, services
 from refunds.calculator import LineChoice, unpaid_order_error
 from refunds.errors import RefundError
 from refunds.lockout import is_locked_out
 from refunds.models import ReasonCode, RefundLine
 from refunds.selectors import order_refundable, orders_for_customer, refunds_for_customer
-from refunds.states import Action, RefundStatus, TransitionError, check_transition
+from refunds.states import Action
 
 # --- sign-in with lockout --------------------------------------------------------------------
 
@@ -219,14 +219,6 @@ class RefundListView(LoginRequiredMixin, ListView):
         return refunds_for_customer(self.request.user)
 
 
-def _allowed(action: Action, status: str) -> bool:
-    try:
-        check_transition(action, RefundStatus(status))
-    except TransitionError:
-        return False
-    return True
-
-
 class RefundDetailView(LoginRequiredMixin, TemplateView):
     template_name = "portal/refund_detail.html"
 
@@ -252,8 +244,9 @@ class RefundDetailView(LoginRequiredMixin, TemplateView):
                 for e in refund.events.all()
                 if e.from_status != e.to_status
             ],
-            can_ship=_allowed(Action.SHIP, refund.status) and not refund.refund_only,
-            can_cancel=_allowed(Action.CANCEL, refund.status),
+            # The services' own rule: a form is offered only when its service would accept it.
+            can_ship=rules.decide(self.request.user, refund, Action.SHIP).allowed,
+            can_cancel=rules.decide(self.request.user, refund, Action.CANCEL).allowed,
             ship_form=ship_form,
             **kwargs,
         )
