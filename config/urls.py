@@ -11,5 +11,5 @@ urlpatterns = [
     path("staff/", include(("refunds.views.urls_staff", "staff"))),
     path("portal/", include(("refunds.views.urls_portal", "portal"))),
     path("api/", include("refunds.api.urls")),
-    path("", include("integrations.urls")),
+    path("", include("refunds.delivery.urls")),
 ]

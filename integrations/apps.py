@@ -1,6 +1,26 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = "Marketplace integrations"
+
+    def ready(self) -> None:
+        checks.register(adapters_load, checks.Tags.compatibility)
+
+
+def adapters_load(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every registered marketplace adapter imports: a broken one fails `manage.py check` (and
+    every server or worker start) instead of going unnoticed until its first delivery."""
+    from .registry import broken_adapters
+
+    return [
+        checks.Error(
+            why,
+            hint="Fix the adapter's package or its registry entry.",
+            id="integrations.E001",
+            obj=key,
+        )
+        for key, why in broken_adapters().items()
+    ]

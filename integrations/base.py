@@ -2,19 +2,24 @@
 
 Adapters never import Django models: they take and return the frozen dataclasses below, so each
 can be tested alone against its sandbox. The refund services and the Celery tasks are the only
-callers; they turn our rows into these values (see `integrations.payloads`).
+callers; they turn our rows into these values (see `refunds.delivery.payloads`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import requests
+
+from .errors import MarketplaceError, PermanentError, TransientError
+from .http import Classifier, build_session, never_reached, send
 
 
 class ResultDelivery(StrEnum):
@@ -171,31 +176,8 @@ Result = Accepted | Confirmed | Rejected | FailedForNow
 
 
 # --- Errors (raised inside clients; the adapter turns them into results) ---------------------
-
-
-class MarketplaceError(Exception):
-    def __init__(self, message: str, *, code: str = "", raw: Mapping | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.raw = raw or {}
-
-
-class TransientError(MarketplaceError):
-    """`may_have_acted`: see FailedForNow; None lets `may_have_acted` below decide."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        may_have_acted: bool | None = None,
-        **kwargs,
-    ):
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-        self.may_have_acted = may_have_acted
-
+# MarketplaceError, TransientError and PermanentError live in integrations.errors (a leaf module
+# the transport imports too); imported above, they are part of this interface.
 
 # Codes the clients give a 429 (or our own rate limiter's wait): the platform turned the request
 # away unread.
@@ -213,24 +195,16 @@ def may_have_acted(exc: TransientError) -> bool:
         return exc.may_have_acted
     if exc.code in RATE_LIMITED_CODES:
         return False
+    # A fallback for errors raised without a say (the transport always says): look for the
+    # requests exception it was raised from.
     cause = exc.__cause__ or exc.__context__
     seen = 0
     while cause is not None and seen < 10:
-        if isinstance(cause, requests.ConnectTimeout):
+        if isinstance(cause, requests.RequestException) and never_reached(cause):
             return False
-        if isinstance(cause, requests.ConnectionError) and not isinstance(
-            cause, requests.ReadTimeout
-        ):
-            text = repr(cause)
-            if "NewConnectionError" in text or "Connection refused" in text:
-                return False
         cause = cause.__cause__ or cause.__context__
         seen += 1
     return True
-
-
-class PermanentError(MarketplaceError):
-    pass
 
 
 class WebhookRejected(Exception):
@@ -294,26 +268,147 @@ class WebhookMessage:
     payload: Mapping = field(default_factory=dict)
 
 
+# --- Credentials ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Token:
+    """A credential a platform issued us: an access token, or a session cookie's value.
+    `expires_in`: seconds it is valid from now, as the platform announced it (0 or less: it
+    is already spent); None when it announced nothing (kept until the platform answers 401)."""
+
+    value: str
+    expires_in: float | None = None
+
+
+class TokenCache:
+    """One adapter's credential, shared by its threads: fetched on first use, renewed
+    `margin` seconds before it expires (at most `share` of its lifetime, so that a short-lived
+    token is still used), and renewed on demand after a 401. One fetch at a time: a thread
+    that waits while another renews gets the new token instead of fetching again."""
+
+    def __init__(
+        self,
+        fetch: Callable[[], Token],
+        *,
+        margin: float = 30.0,
+        share: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._fetch = fetch
+        self._margin = margin
+        self._share = share
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._value = ""
+        self._renew_at = 0.0
+
+    def get(self, *, refused: str | None = None) -> str:
+        """The valid token; with `refused` (the token a 401 answered), a new one, unless
+        another thread already replaced it."""
+        with self._lock:
+            if refused is not None:
+                if not self._value or self._value == refused:
+                    self._store(self._fetch())
+            elif not self._value or self._clock() >= self._renew_at:
+                self._store(self._fetch())
+            return self._value
+
+    def put(self, token: Token) -> None:
+        """Keep a token obtained another way (e.g. restored from elsewhere)."""
+        with self._lock:
+            self._store(token)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._value, self._renew_at = "", 0.0
+
+    def _store(self, token: Token) -> None:
+        now = self._clock()
+        if token.expires_in is None:
+            renew_at = float("inf")
+        else:
+            lifetime = max(token.expires_in, 0.0)
+            renew_at = now + lifetime - min(self._margin, lifetime * self._share)
+        self._value, self._renew_at = token.value, renew_at
+
+
+def with_headers(request: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+    """`request` (keyword arguments for `requests.Session.request`) with `headers` added."""
+    return {**request, "headers": {**(request.get("headers") or {}), **headers}}
+
+
 # --- The adapter -----------------------------------------------------------------------------
 
 
 class MarketplaceAdapter:
-    """Base class: owns the session and the error wrapping. Subclasses implement `_create_refund`
-    and friends by raising TransientError / PermanentError from their client; the public
-    methods below turn those into results, so callers never see an exception for a platform
-    answer."""
+    """Base class: owns the session, the transport, the credential and the error wrapping.
+
+    Subclasses implement `_create_refund` and friends by calling the platform through
+    `_request` (or `_authorized`, which adds the credential) and raising TransientError /
+    PermanentError; the public methods below turn those into results, so callers never see an
+    exception for a platform answer. A subclass tells the transport about its platform with
+    `_classify` (its business errors, from its mapping.py) and `transport_messages` (its
+    wording of timeouts and the like); a platform with a token or a login session implements
+    `_fetch_token` and `_attach_token`."""
 
     key: ClassVar[str]
     label: ClassVar[str]
     capabilities: ClassVar[Capabilities]
     # webhook name (the last part of /<key>/webhooks/<name>) -> allowed HTTP methods
     webhook_endpoints: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    # integrations.http code -> staff message template (see http.DEFAULT_MESSAGES).
+    transport_messages: ClassVar[Mapping[str, str]] = {}
+    # Renew the credential this many seconds before it expires, at most this share of its
+    # lifetime (see TokenCache).
+    token_renew_margin: ClassVar[float] = 30.0
+    token_renew_share: ClassVar[float] = 1.0
 
     def __init__(self, account: AccountConfig, session: requests.Session | None = None):
-        from .http import build_session
-
         self.account = account
         self.session = session or build_session(account)
+        self.tokens = TokenCache(
+            self._fetch_token, margin=self.token_renew_margin, share=self.token_renew_share
+        )
+
+    # --- transport ----------------------------------------------------------------------------
+    def _classify(self, response: requests.Response) -> MarketplaceError | None:
+        """The platform's own reading of an answer (see integrations.http.Classifier)."""
+        return None
+
+    def _request(
+        self, method: str, url: str, *, classify: Classifier | None = None, **kwargs: Any
+    ) -> requests.Response:
+        """One call through the transport (integrations.http.send): a success, or it raises."""
+        return send(
+            self.session,
+            method,
+            url,
+            label=self.label,
+            classify=classify or self._classify,
+            messages=self.transport_messages,
+            **kwargs,
+        )
+
+    def _fetch_token(self) -> Token:
+        """Obtain a new credential from the platform (raise TransientError/PermanentError)."""
+        raise NotImplementedError(f"{type(self).__name__} does not authenticate")
+
+    def _attach_token(self, token: str, request: dict[str, Any]) -> dict[str, Any]:
+        """`request` (keyword arguments for the session) carrying the credential."""
+        raise NotImplementedError(f"{type(self).__name__} does not authenticate")
+
+    def _authorized(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """A call with the credential; when the platform answers 401, renew the credential once
+        and repeat the call (a second 401 is the platform's answer, classified as any other)."""
+        token = self.tokens.get()
+        response = self._request(
+            method, url, unchecked=(401,), **self._attach_token(token, dict(kwargs))
+        )
+        if response.status_code != 401:
+            return response
+        token = self.tokens.get(refused=token)
+        return self._request(method, url, **self._attach_token(token, dict(kwargs)))
 
     # Public API: each returns a Result and never raises for a platform's answer.
     def create_refund(self, refund: RefundData) -> Result:

@@ -1,22 +1,41 @@
-"""The one way to build a requests.Session for a marketplace account: connect and read timeouts
-on every call, and a JSON log line per call with secrets redacted."""
+"""The one transport for marketplace calls.
+
+- `build_session`: the one way to build a requests.Session for a marketplace account: connect
+  and read timeouts on every call, and a JSON log line per call with secrets redacted.
+- `send`: one call through that session. Whatever goes wrong on the wire ends as a
+  TransientError with one of the codes below (no `requests` exception escapes); an answer is
+  first shown to the vendor's classifier (its business errors, from its mapping.py), and only
+  then are 429 and 5xx turned into TransientError, with Retry-After parsed (`parse_retry_after`:
+  seconds or an HTTP date).
+
+Every TransientError raised here says whether the platform may have acted (`may_have_acted`):
+not when the connection was never made, the request could not even be built, or the platform
+turned it away unread (429); otherwise (read timeouts, dropped connections, 5xx) it may have.
+
+This module imports only `integrations.errors` of ours (never `integrations.base`), so the
+adapter base can build on it without a file circle.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import time
 import urllib.request
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Protocol
 
 import requests
+import urllib3.exceptions
 from django.conf import settings
 
-if TYPE_CHECKING:
-    from .base import AccountConfig
+from .errors import MarketplaceError, PermanentError, TransientError
 
 logger = logging.getLogger("integrations.http")
 
@@ -119,7 +138,14 @@ def _environment_has_proxies_or_netrc() -> bool:
     return any(os.path.exists(os.path.expanduser(loc)) for loc in locations)
 
 
-def build_session(account: AccountConfig) -> MarketplaceSession:
+class _NamedAccount(Protocol):
+    """What the session needs of an account (an `integrations.base.AccountConfig`)."""
+
+    @property
+    def name(self) -> str: ...
+
+
+def build_session(account: _NamedAccount) -> MarketplaceSession:
     session = MarketplaceSession(
         account_name=account.name,
         timeout=(settings.MARKETPLACE_CONNECT_TIMEOUT, settings.MARKETPLACE_READ_TIMEOUT),
@@ -136,3 +162,185 @@ def build_session(account: AccountConfig) -> MarketplaceSession:
         if bundle:
             session.verify = bundle
     return session
+
+
+# --- Retry-After ------------------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """Retry-After as seconds to wait (RFC 9110 section 10.2.3): a number of seconds, or an
+    HTTP date (a date already past is 0). None when absent or unreadable (negative, NaN,
+    infinite, garbage). `now` is the clock for dates (the current time by default)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:  # pragma: no cover (Python < 3.10 returned None)
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max((when - (now or dt.datetime.now(dt.UTC))).total_seconds(), 0.0)
+
+
+# --- sending and error mapping ----------------------------------------------------------------
+
+# The codes of the errors this transport raises, the same for every marketplace.
+TIMEOUT = "timeout"  # no answer in time (connect or read)
+CONNECTION = "connection"  # the connection failed or was dropped
+REQUEST = "request"  # any other failure of requests (bad URL, broken body encoding...)
+RATE_LIMITED = "rate_limited"  # HTTP 429
+SERVER_ERROR = "server_error"  # HTTP 5xx the vendor's classifier did not claim
+
+# Staff messages, by code. A vendor may word them its own way (`transport_messages` on its
+# adapter, from its mapping.py). Fields: {label} the marketplace, {status} the HTTP status,
+# {error} the name of the requests exception.
+DEFAULT_MESSAGES: Mapping[str, str] = {
+    TIMEOUT: "{label} did not answer in time; the call will be retried.",
+    CONNECTION: "Could not reach {label} (connection failed); the call will be retried.",
+    REQUEST: "Calling {label} failed ({error}); the call will be retried.",
+    RATE_LIMITED: "{label} is rate limiting Refund Desk (HTTP 429); the call will be retried.",
+    SERVER_ERROR: "{label} had a server error (HTTP {status}); the call will be retried.",
+    "refused": "{label} refused the call (HTTP {status}).",
+}
+
+# A vendor's classifier: the error its documentation gives this answer (a business refusal, an
+# expired token, a failure hidden in a 200), or None to leave the answer to the transport (a
+# success, or a 429 / 5xx / other 4xx it has nothing to say about).
+Classifier = Callable[[requests.Response], MarketplaceError | None]
+
+# Raised by requests before anything was sent: the platform cannot have acted.
+_BEFORE_SENDING: tuple[type[Exception], ...] = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.URLRequired,
+    requests.exceptions.InvalidJSONError,
+)
+
+
+def never_reached(exc: BaseException) -> bool:
+    """Whether a requests exception proves the request never reached the platform: the
+    connection was never made (connect timeout, refused, name not resolved) or the request could
+    not be built. A read timeout or a connection dropped after sending may have reached it."""
+    if isinstance(exc, (requests.ConnectTimeout, *_BEFORE_SENDING)):
+        return True
+    if isinstance(exc, requests.ReadTimeout) or not isinstance(exc, requests.ConnectionError):
+        return False
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, urllib3.exceptions.MaxRetryError):
+        reason = reason.reason
+    if isinstance(reason, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
+        return True
+    text = repr(exc)
+    return "NewConnectionError" in text or "Connection refused" in text
+
+
+def _message(messages: Mapping[str, str], code: str, **fields: Any) -> str:
+    template = messages.get(code) or DEFAULT_MESSAGES[code]
+    return template.format(**fields)
+
+
+def _raw(response: requests.Response) -> dict[str, Any]:
+    """The answer's JSON object, else its status and the start of its text (redacted)."""
+    try:
+        body = json.loads(response.content or b"null")
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        return body
+    return {"status": response.status_code, "text": redact_body(response.content[:500])}
+
+
+def transport_error(
+    exc: requests.RequestException, *, label: str, messages: Mapping[str, str] = DEFAULT_MESSAGES
+) -> TransientError:
+    """The TransientError for a call that got no answer."""
+    if isinstance(exc, requests.Timeout):
+        code = TIMEOUT
+    elif isinstance(exc, requests.ConnectionError):
+        code = CONNECTION
+    else:
+        code = REQUEST
+    return TransientError(
+        _message(messages, code, label=label, error=type(exc).__name__, status=""),
+        code=code,
+        may_have_acted=not never_reached(exc),
+    )
+
+
+def check(
+    response: requests.Response,
+    *,
+    label: str,
+    classify: Classifier | None = None,
+    messages: Mapping[str, str] = DEFAULT_MESSAGES,
+) -> requests.Response:
+    """Return the response when it is a success; else raise what it means: the vendor's error
+    first, then 429 (rate_limited), 5xx (server_error) and other 4xx (`http_<status>`)."""
+    status = response.status_code
+    error = classify(response) if classify is not None else None
+    if isinstance(error, TransientError):
+        if error.retry_after is None:
+            error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if error.may_have_acted is None:
+            error.may_have_acted = status != 429
+    if error is not None:
+        raise error
+    if status == 429:
+        raise TransientError(
+            _message(messages, RATE_LIMITED, label=label, status=status, error=""),
+            code=RATE_LIMITED,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            may_have_acted=False,
+            raw=_raw(response),
+        )
+    if status >= 500:
+        raise TransientError(
+            _message(messages, SERVER_ERROR, label=label, status=status, error=""),
+            code=SERVER_ERROR,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            may_have_acted=True,
+            raw=_raw(response),
+        )
+    if status >= 400:
+        raise PermanentError(
+            _message(messages, "refused", label=label, status=status, error=""),
+            code=f"http_{status}",
+            raw=_raw(response),
+        )
+    return response
+
+
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    label: str,
+    classify: Classifier | None = None,
+    messages: Mapping[str, str] = DEFAULT_MESSAGES,
+    unchecked: Collection[int] = (),
+    **kwargs: Any,
+) -> requests.Response:
+    """One call: the response when it is a success (or its status is in `unchecked`, e.g. a
+    401 the caller answers by renewing its token), else raise TransientError / PermanentError
+    (see `check`). `kwargs` go to `session.request`."""
+    try:
+        response = session.request(method, url, **kwargs)
+    except requests.RequestException as exc:
+        raise transport_error(exc, label=label, messages=messages) from exc
+    if response.status_code in unchecked:
+        return response
+    return check(response, label=label, classify=classify, messages=messages)

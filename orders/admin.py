@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from refunds.money import format_money
+from orders.money import format_money
 
 from .models import Customer, MarketplaceAccount, Order, OrderLine, PaymentLine
 

@@ -30,7 +30,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from refunds.money import MINOR_UNITS, format_money, quantize
+from orders.money import MINOR_UNITS, format_money, quantize
 
 from .errors import OrderError
 from .models import (

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from orders.models import Order
+from orders.money import ZERO, allocate, format_money, quantize
 
 from .errors import RefundError
-from .money import ZERO, allocate, format_money, quantize
 from .selectors import PAID_STATUSES, OrderRefundable, order_refundable
 
 

@@ -7,10 +7,11 @@ from decimal import Decimal
 
 from django import forms
 
+from orders.money import minor_unit
+
 from .calculator import LineChoice
 from .errors import RefundError
 from .models import ReasonCode
-from .money import minor_unit
 from .services import Received
 
 BULK_LIMIT = 100

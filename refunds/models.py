@@ -247,3 +247,14 @@ class RefundEvent(models.Model):
         if self.actor_id is None:
             return THE_MARKETPLACE
         return YOU if self.actor_id == customer_user_id else SUPPORT_TEAM
+
+
+# The delivery models live in their own module; importing them here registers them with the
+# refunds app (Django loads only <app>.models).
+from .delivery.models import (  # noqa: E402, F401
+    OutboundAction,
+    OutboundAttempt,
+    OutboundState,
+    WebhookEvent,
+    WebhookState,
+)

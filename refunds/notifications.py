@@ -1,7 +1,10 @@
-"""E-mails sent after a refund changes (always after commit, never inside a transaction)."""
+"""E-mails sent after a refund changes (always after commit, never inside a transaction).
+Inside `muted()` none are sent (demo data, `seed_demo`: history nobody is to be told about)."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 
 from django.conf import settings
@@ -9,8 +12,9 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db.models import Prefetch
 
+from orders.money import format_money
+
 from .models import Refund, RefundLine
-from .money import format_money
 from .states import STATUS_LABELS, RefundStatus
 
 logger = logging.getLogger(__name__)
@@ -26,7 +30,23 @@ CUSTOMER_TEXT = {
 }
 
 
+_muted: contextvars.ContextVar[bool] = contextvars.ContextVar("refund_mail_muted", default=False)
+
+
+@contextlib.contextmanager
+def muted():
+    """Send no refund e-mails for what is done inside this block, including the ones due when
+    a transaction committed inside it commits. For writing demo data (`seed_demo`)."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
+
+
 def status_changed(refund_id: int, old: str, new: str) -> None:
+    if _muted.get():
+        return
     refund = (
         Refund.objects.select_related("order__customer")
         .prefetch_related(
@@ -72,6 +92,8 @@ def status_changed(refund_id: int, old: str, new: str) -> None:
 
 
 def needs_attention(refund_id: int) -> None:
+    if _muted.get():
+        return
     refund = Refund.objects.select_related("order__account").filter(pk=refund_id).first()
     if refund is None:
         return

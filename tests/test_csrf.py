@@ -12,7 +12,7 @@ from refunds.calculator import LineChoice
 from refunds.models import Refund
 from refunds.services import refund_approve, refund_request
 
-WEBHOOK_MODULE_PREFIX = "integrations."
+WEBHOOK_MODULE_PREFIX = "refunds.delivery.intake"
 
 
 def _views(resolver, prefix=""):
@@ -46,7 +46,7 @@ def test_only_webhook_views_are_csrf_exempt():
             exempt.append(route)
     assert exempt == []
     assert drf_without_csrf == []
-    assert webhooks  # the walk really reached integrations' webhook URLs
+    assert webhooks  # the walk really reached the webhook URLs
 
 
 @pytest.fixture

@@ -75,7 +75,7 @@ INSTALLED_APPS = [
     "csp",
     "orders",
     "refunds",
-    "integrations",
+    "integrations",  # the vendor code: no models, only its migrations' history and runsandbox
 ]
 
 MIDDLEWARE = [
@@ -150,6 +150,9 @@ SANDBOX_URL = env("SANDBOX_URL", "http://127.0.0.1:8001")
 # Marketplace HTTP calls: never without a timeout.
 MARKETPLACE_CONNECT_TIMEOUT = float(env("MARKETPLACE_CONNECT_TIMEOUT", "3.05"))
 MARKETPLACE_READ_TIMEOUT = float(env("MARKETPLACE_READ_TIMEOUT", "10"))
+# The Redis that holds the per-request rate limit buckets (refunds.delivery.ratelimit); empty:
+# the Celery broker's when it is Redis, else no per-request limit (the attempt log still holds).
+MARKETPLACE_RATE_LIMIT_REDIS_URL = env("MARKETPLACE_RATE_LIMIT_REDIS_URL", "")
 
 # Celery: at-least-once delivery.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
@@ -168,8 +171,8 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # config/celery.py then closes them like Django does after a request, by DB_CONN_MAX_AGE and
 # health checks, so a worker keeps its connections when DB_CONN_MAX_AGE > 0 and not otherwise.
 CELERY_DB_REUSE_MAX = 1_000_000
-# Modules with tasks beyond the apps' tasks.py (the webhook batch task lives next to its view).
-CELERY_IMPORTS = ["integrations.webhooks"]
+# The delivery tasks (refunds.delivery.tasks): autodiscovery finds only <app>.tasks.
+CELERY_IMPORTS = ["refunds.delivery.tasks"]
 # Outbox retry policy (seconds). The broker visibility timeout must exceed the longest delay.
 OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "8"))
 OUTBOX_BACKOFF_BASE = float(env("OUTBOX_BACKOFF_BASE", "2"))
@@ -195,12 +198,12 @@ STALE_CHECK_INTERVAL = float(env("STALE_CHECK_INTERVAL", "3600"))
 CELERY_BROKER_VISIBILITY_TIMEOUT = int(env("CELERY_BROKER_VISIBILITY_TIMEOUT", "7200"))
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
-        "task": "integrations.tasks.sweep_outbox",
+        "task": "refunds.delivery.tasks.sweep_outbox",
         "schedule": OUTBOX_SWEEP_INTERVAL,
         "options": {"expires": OUTBOX_SWEEP_INTERVAL},
     },
     "marketplace-poll": {
-        "task": "integrations.tasks.poll_marketplaces",
+        "task": "refunds.delivery.tasks.poll_marketplaces",
         "schedule": POLL_INTERVAL,
         "options": {"expires": POLL_INTERVAL},
     },

@@ -7,11 +7,7 @@ Credentials (MarketplaceAccount.credentials): {"client_id": ..., "client_secret"
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import json
-import threading
-import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -22,38 +18,21 @@ from integrations.base import (
     Accepted,
     Capabilities,
     MarketplaceAdapter,
+    MarketplaceError,
     PermanentError,
     RefundData,
     Result,
     ResultDelivery,
+    Token,
     TransientError,
     WebhookMessage,
+    with_headers,
 )
 
 from . import mapping, webhooks
 
 TOKEN_PATH = "/v1/auth/token"  # noqa: S105 (a path, not a secret)
 REFUNDS_PATH = "/v1/refunds"
-# Renew this long before the token's announced expiry (at most a tenth of its lifetime).
-TOKEN_RENEW_MARGIN_SECONDS = 60.0
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(Decimal(value))
-    except ArithmeticError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
-    return max(seconds, 0.0)
 
 
 class HepsiGlobalAdapter(MarketplaceAdapter):
@@ -86,32 +65,33 @@ class HepsiGlobalAdapter(MarketplaceAdapter):
     )
     webhook_endpoints = webhooks.ENDPOINTS
 
-    def __init__(self, account, session=None):
-        super().__init__(account, session)
-        self._token = ""
-        self._token_renew_at = 0.0
-        self._token_lock = threading.Lock()
+    transport_messages = mapping.TRANSPORT_MESSAGES
+    # Renew the token a minute before its announced expiry, at most a tenth of its lifetime.
+    token_renew_margin = 60.0
+    token_renew_share = 0.1
 
-    # --- authentication ----------------------------------------------------------------------
     def _url(self, path: str) -> str:
         return f"{self.account.base_url.rstrip('/')}{path}"
 
-    def _token_value(self, *, renew: bool = False) -> str:
-        with self._token_lock:
-            if renew or not self._token or time.monotonic() >= self._token_renew_at:
-                self._fetch_token()
-            return self._token
-
-    def _fetch_token(self) -> None:
+    # --- authentication ----------------------------------------------------------------------
+    def _fetch_token(self) -> Token:
         credentials = self.account.credentials
         body = {
             "grant_type": "client_credentials",
             "client_id": credentials.get("client_id", ""),
             "client_secret": credentials.get("client_secret", ""),
         }
-        response = self._send("POST", TOKEN_PATH, body=mapping.dumps(body), token="")
+        response = self._request(
+            "POST",
+            self._url(TOKEN_PATH),
+            data=mapping.dumps(body),
+            headers={"Accept": "application/json", "Content-Type": "application/json"},
+        )
         if response.status_code != 200:
-            self._raise_for(response)
+            raise self._error(response) or PermanentError(
+                f"HepsiGlobal refused the call (HTTP {response.status_code}).",
+                code=f"http_{response.status_code}",
+            )
         data = self._json(response)
         token = data.get("access_token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
@@ -122,30 +102,13 @@ class HepsiGlobalAdapter(MarketplaceAdapter):
             lifetime = float(data.get("expires_in") or 0)
         except (TypeError, ValueError):
             lifetime = 0.0
-        margin = min(TOKEN_RENEW_MARGIN_SECONDS, lifetime / 10)
-        self._token = token
         # No lifetime announced: keep it until HepsiGlobal answers 401.
-        self._token_renew_at = time.monotonic() + (lifetime - margin if lifetime else 10**9)
+        return Token(token, expires_in=lifetime or None)
+
+    def _attach_token(self, token: str, request: dict[str, Any]) -> dict[str, Any]:
+        return with_headers(request, {"Authorization": f"Bearer {token}"})
 
     # --- HTTP --------------------------------------------------------------------------------
-    def _send(self, method: str, path: str, *, body: bytes | None, token: str) -> requests.Response:
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        try:
-            return self.session.request(method, self._url(path), data=body, headers=headers)
-        except requests.Timeout as exc:
-            raise TransientError(
-                "HepsiGlobal did not answer in time; the call will be retried.", code="timeout"
-            ) from exc
-        except requests.ConnectionError as exc:
-            raise TransientError(
-                "Could not reach HepsiGlobal (connection failed); the call will be retried.",
-                code="connection_error",
-            ) from exc
-
     @staticmethod
     def _json(response: requests.Response) -> Any:
         try:
@@ -153,25 +116,33 @@ class HepsiGlobalAdapter(MarketplaceAdapter):
         except (ValueError, UnicodeDecodeError):
             return None
 
-    def _raise_for(self, response: requests.Response) -> None:
+    def _classify(self, response: requests.Response) -> MarketplaceError | None:
+        if response.status_code < 300:
+            return None
+        return self._error(response)
+
+    def _error(self, response: requests.Response) -> MarketplaceError | None:
+        """HepsiGlobal's error envelope, read by its mapping; None for a 429 or 5xx carrying no
+        code of its own (the transport's rate_limited / server_error)."""
         body = self._json(response)
         code, _, _ = mapping.error_details(body)
         status = response.status_code
-        kind, message = mapping.staff_message(code, status, body)
+        found = mapping.staff_message(code, status, body)
+        if found is None:
+            return None
+        kind, message = found
         raw = body if isinstance(body, dict) else {"status": status}
         code = code or f"http_{status}"
         if kind == mapping.TRANSIENT:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise TransientError(message, retry_after=retry_after, code=code, raw=raw)
-        raise PermanentError(message, code=code, raw=raw)
+            return TransientError(message, code=code, raw=raw)
+        return PermanentError(message, code=code, raw=raw)
 
     def _call(self, method: str, path: str, body: bytes | None) -> Any:
-        """One authenticated call: on a 401 renew the token once and retry."""
-        response = self._send(method, path, body=body, token=self._token_value())
-        if response.status_code == 401:
-            response = self._send(method, path, body=body, token=self._token_value(renew=True))
-        if response.status_code >= 300:
-            self._raise_for(response)
+        """One authenticated call (the token renewed once on a 401); the answer's JSON."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        response = self._authorized(method, self._url(path), data=body, headers=headers)
         return self._json(response)
 
     # --- actions -----------------------------------------------------------------------------

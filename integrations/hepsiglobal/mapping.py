@@ -144,13 +144,24 @@ RESULT_ERROR_CODES: dict[str, str] = {
 }
 
 
-def classify(code: str, status: int) -> tuple[str, str]:
+# How the transport (integrations.http) words the failures it maps for HepsiGlobal.
+TRANSPORT_MESSAGES = {
+    "rate_limited": "HepsiGlobal answered HTTP {status}; the call will be retried.",
+    "server_error": "HepsiGlobal answered HTTP {status}; the call will be retried.",
+}
+
+
+def classify(code: str, status: int) -> tuple[str, str] | None:
     """(permanent|transient, staff message) for an error code, falling back on the HTTP status
-    when the answer carries no code we know (e.g. a proxy's 502)."""
-    if code in ERROR_CODES:
-        return ERROR_CODES[code]
-    if status == 429 or status >= 500:
-        return TRANSIENT, f"HepsiGlobal answered HTTP {status}; the call will be retried."
+    when the answer carries no code we know. None for a 429 or 5xx that carries no business
+    code (its own transient codes included: too_many_requests, internal_error...): the
+    transport's rate_limited / server_error, with Retry-After."""
+    known = ERROR_CODES.get(code)
+    transport_status = status == 429 or status >= 500
+    if known is not None and not (known[0] == TRANSIENT and transport_status):
+        return known
+    if transport_status:
+        return None
     return PERMANENT, f"HepsiGlobal refused the call (HTTP {status})."
 
 
@@ -164,8 +175,11 @@ def error_details(body: Any) -> tuple[str, str, Any]:
     return str(code or ""), str(body.get("message") or ""), fields
 
 
-def staff_message(code: str, status: int, body: Any) -> tuple[str, str]:
-    kind, message = classify(code, status)
+def staff_message(code: str, status: int, body: Any) -> tuple[str, str] | None:
+    found = classify(code, status)
+    if found is None:
+        return None
+    kind, message = found
     _, platform_message, fields = error_details(body)
     details = []
     if platform_message:

@@ -18,7 +18,6 @@ way, without the POST.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,12 +28,14 @@ from integrations.base import (
     Capabilities,
     Confirmed,
     MarketplaceAdapter,
+    MarketplaceError,
     PermanentError,
     RefundData,
     Rejected,
     RemoteRefund,
     Result,
     ResultDelivery,
+    Token,
     TransientError,
     WebhookMessage,
 )
@@ -45,25 +46,6 @@ from .webhooks import parse_webhook
 SESSION_COOKIE = "JSESSIONID"
 PAGE_SIZE = 100
 MAX_PAGES = 200  # a runaway guard: 20,000 refunds per listing
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 class LlzwAdapter(MarketplaceAdapter):
@@ -94,29 +76,15 @@ class LlzwAdapter(MarketplaceAdapter):
     )
     webhook_endpoints: Mapping[str, tuple[str, ...]] = {}
 
-    def __init__(self, account, session=None):
-        super().__init__(account, session)
-        self._session_id: str | None = None
+    transport_messages = mapping.TRANSPORT_MESSAGES
 
     # --- HTTP -------------------------------------------------------------------------------
     def _url(self, path: str) -> str:
         return f"{self.account.base_url.rstrip('/')}{path}"
 
-    def _send(self, method: str, path: str, **kwargs) -> requests.Response:
-        try:
-            return self.session.request(method, self._url(path), **kwargs)
-        except requests.Timeout as exc:
-            raise TransientError(
-                f"LLZW did not answer in time ({type(exc).__name__}).", code="timeout"
-            ) from None
-        except requests.ConnectionError as exc:
-            raise TransientError(
-                f"Could not reach LLZW ({type(exc).__name__}).", code="connection"
-            ) from None
-        except requests.RequestException as exc:
-            raise TransientError(f"LLZW call failed ({type(exc).__name__}).", code="http") from None
-
-    def _login(self) -> str:
+    def _fetch_token(self) -> Token:
+        """Log in; the session cookie is the credential (the shop announces no lifetime: it is
+        kept until the shop answers 401)."""
         username = self.account.credentials.get("username", "")
         password = self.account.credentials.get("password", "")
         if not username or not password:
@@ -124,19 +92,22 @@ class LlzwAdapter(MarketplaceAdapter):
                 "The LLZW account has no username or password configured.",
                 code="missing_credentials",
             )
-        response = self._send(
-            "POST", "/api/v1/login", data={"username": username, "password": password}
+        response = self._request(
+            "POST", self._url("/api/v1/login"), data={"username": username, "password": password}
         )
-        body = self._check(response)
         session_id = response.cookies.get(SESSION_COOKIE)
         if not session_id:
             raise TransientError(
-                "LLZW accepted the login but set no session cookie.", code="no_session", raw=body
+                "LLZW accepted the login but set no session cookie.",
+                code="no_session",
+                raw=self._body(response),
             )
         # Keep the session in this adapter only: the shared cookie jar must not send a stale one.
         self.session.cookies.clear()
-        self._session_id = session_id
-        return session_id
+        return Token(session_id)
+
+    def _attach_token(self, token: str, request: dict[str, Any]) -> dict[str, Any]:
+        return {**request, "cookies": {SESSION_COOKIE: token}}
 
     def _call(
         self,
@@ -152,47 +123,30 @@ class LlzwAdapter(MarketplaceAdapter):
         if payload is not None:
             headers["Content-Type"] = "application/json"
             data = mapping.dumps(payload).encode()
-        for attempt in (1, 2):
-            session_id = self._session_id or self._login()
-            response = self._send(
-                method,
-                path,
-                params=params,
-                data=data,
-                headers=headers,
-                cookies={SESSION_COOKIE: session_id},
-            )
-            if response.status_code == 401 and attempt == 1:
-                self._session_id = None  # expired or unknown: log in again once
-                continue
-            return self._check(response).get("data")
-        raise AssertionError("unreachable")  # pragma: no cover
+        response = self._authorized(
+            method, self._url(path), params=params, data=data, headers=headers
+        )
+        return self._body(response).get("data")
 
-    def _check(self, response: requests.Response) -> dict:
-        status = response.status_code
+    @staticmethod
+    def _body(response: requests.Response) -> dict:
         try:
             body = mapping.loads(response.content) if response.content else {}
         except ValueError:
             body = {}
-        if not isinstance(body, dict):
-            body = {}
-        if status == 429:
-            raise TransientError(
-                "LLZW is rate limiting Refund Desk; it will be retried.",
-                retry_after=_retry_after(response.headers.get("Retry-After")),
-                code="429",
-                raw=body,
-            )
-        if status >= 500:
-            raise TransientError(
-                f"LLZW had a server error (HTTP {status}); it will be retried.",
-                code=str(status),
-                raw=body,
-            )
+        return body if isinstance(body, dict) else {}
+
+    def _classify(self, response: requests.Response) -> MarketplaceError | None:
+        """The shop's error envelope (marketplaces.md, llzw): a 4xx, or a 200 saying
+        `success: false`. A 429 or 5xx without a known error type is the transport's."""
+        status = response.status_code
+        body = self._body(response)
         error = body.get("error") if isinstance(body.get("error"), dict) else {}
-        if status < 400 and body.get("success") is not False:
-            return body
         error_type = str(error.get("type") or "")
+        if status == 429 or (status >= 500 and error_type not in mapping.ERROR_CODES):
+            return None
+        if status < 400 and body.get("success") is not False:
+            return None
         shop_text = str(error.get("message") or body.get("message") or "").strip()
         kind, message = mapping.ERROR_CODES.get(
             error_type, (mapping.PERMANENT, f"LLZW refused the call (HTTP {status}).")
@@ -200,8 +154,8 @@ class LlzwAdapter(MarketplaceAdapter):
         if shop_text:
             message = f"{message} LLZW says: {shop_text}"
         if kind == mapping.TRANSIENT:
-            raise TransientError(message, code=error_type or str(status), raw=body)
-        raise PermanentError(message, code=error_type or str(status), raw=body)
+            return TransientError(message, code=error_type or str(status), raw=body)
+        return PermanentError(message, code=error_type or str(status), raw=body)
 
     # --- Reads ------------------------------------------------------------------------------
     def _get_refund(self, external_id: str) -> dict:

@@ -40,6 +40,15 @@ STATUS_MAP: dict[str, str] = {
 PERMANENT = "permanent"
 TRANSIENT = "transient"
 
+# How the transport (integrations.http) words the failures it maps for the shop.
+TRANSPORT_MESSAGES = {
+    "timeout": "LLZW did not answer in time ({error}).",
+    "connection": "Could not reach LLZW ({error}).",
+    "request": "LLZW call failed ({error}).",
+    "rate_limited": "LLZW is rate limiting Refund Desk; it will be retried.",
+    "server_error": "LLZW had a server error (HTTP {status}); it will be retried.",
+}
+
 # marketplaces.md § llzw, "Envelope": error.type -> (kind, message for staff).
 # HTTP statuses: ACCESS_DENIED 403, ENTITY_NOT_FOUND 404, INVALID_PARAMETER 400,
 # INVALID_CREDENTIAL 401 (documented); OPERATION_UNSUPPORTED 400 and REJECTED_BY_ENTITY 409 (gap).

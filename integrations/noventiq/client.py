@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import email.utils
 import json
-import threading
 import time
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -32,35 +31,23 @@ from integrations.base import (
     Capabilities,
     Confirmed,
     MarketplaceAdapter,
+    MarketplaceError,
     PermanentError,
     RefundData,
     Rejected,
     Result,
     ResultDelivery,
+    Token,
     TransientError,
     WebhookMessage,
+    with_headers,
 )
 
 from . import mapping, webhooks
 
 DEFAULT_TOKEN_LIFETIME = 24 * 3600.0
-TOKEN_MARGIN = 30.0  # renew this many seconds before the token expires
 # Refund requests whose time is this much before our refund's are not ours (clock skew).
 RECONCILE_SKEW = dt.timedelta(minutes=10)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max((when - dt.datetime.now(dt.UTC)).total_seconds(), 0.0)
 
 
 def _jwt_expiry(token: str) -> float | None:
@@ -123,30 +110,15 @@ class NoventiqAdapter(MarketplaceAdapter):
     )
     webhook_endpoints = {"": ("POST",)}  # POST /noventiq/webhooks
 
-    def __init__(self, account, session=None):
-        super().__init__(account, session)
-        self._token = ""
-        self._token_expires_at = 0.0
-        self._token_lock = threading.Lock()
+    transport_messages = mapping.TRANSPORT_MESSAGES
+    # Renew 30 s before the token expires (a token living less than that: at every call).
+    token_renew_margin = 30.0
+    token_renew_share = 1.0
 
     # --- HTTP and authentication -------------------------------------------------------------
     @property
     def base_url(self) -> str:
         return self.account.base_url.rstrip("/")
-
-    def _send(self, method: str, path: str, **kwargs) -> requests.Response:
-        try:
-            return self.session.request(method, f"{self.base_url}{path}", **kwargs)
-        except requests.Timeout:
-            raise TransientError("Noventiq did not answer in time.", code="timeout") from None
-        except requests.ConnectionError:
-            raise TransientError(
-                "Could not reach Noventiq (connection failed).", code="connection"
-            ) from None
-        except requests.RequestException as exc:
-            raise TransientError(
-                f"Calling Noventiq failed: {type(exc).__name__}.", code="request"
-            ) from None
 
     @staticmethod
     def _body(response: requests.Response) -> dict:
@@ -156,42 +128,35 @@ class NoventiqAdapter(MarketplaceAdapter):
             return {}
         return data if isinstance(data, dict) else {"data": data}
 
-    def _raise_for_transport(self, response: requests.Response) -> None:
+    def _classify_login(self, response: requests.Response) -> MarketplaceError | None:
         status = response.status_code
-        if status == 429:
-            raise TransientError(
-                "Noventiq asks us to slow down (429).",
-                code="429",
-                retry_after=_retry_after(response.headers.get("Retry-After")),
-                raw=self._body(response),
+        if 200 <= status < 300 or status == 429 or status >= 500:
+            return None  # read below, or the transport's
+        body = self._body(response)
+        if status in (400, 401, 403):
+            return PermanentError(
+                "Noventiq refuses the account's username or password "
+                f"({body.get('message') or status}). Check the Noventiq "
+                "marketplace account's credentials.",
+                code="login",
+                raw=body,
             )
-        if status >= 500:
-            raise TransientError(
-                f"Noventiq had a server error ({status}); will retry.",
-                code=str(status),
-                raw=self._body(response),
-            )
+        return TransientError(
+            f"Noventiq's login answered {status} without a token.", code="login", raw=body
+        )
 
-    def _login(self) -> str:
+    def _fetch_token(self) -> Token:
         credentials = self.account.credentials
-        response = self._send(
+        response = self._request(
             "POST",
-            "/v1/login_check",
+            f"{self.base_url}/v1/login_check",
+            classify=self._classify_login,
             json={
                 "username": credentials.get("username", ""),
                 "password": credentials.get("password", ""),
             },
         )
-        self._raise_for_transport(response)
         body = self._body(response)
-        if response.status_code in (400, 401, 403):
-            raise PermanentError(
-                "Noventiq refuses the account's username or password "
-                f"({body.get('message') or response.status_code}). Check the Noventiq "
-                "marketplace account's credentials.",
-                code="login",
-                raw=body,
-            )
         token = body.get("token")
         if response.status_code != 200 or not isinstance(token, str) or not token:
             raise TransientError(
@@ -199,34 +164,28 @@ class NoventiqAdapter(MarketplaceAdapter):
                 code="login",
                 raw=body,
             )
-        lifetime = float(self.account.options.get("token_lifetime_seconds", DEFAULT_TOKEN_LIFETIME))
-        expires_at = _jwt_expiry(token) or (time.time() + lifetime)
-        self._token, self._token_expires_at = token, expires_at
-        return token
+        expires_at = _jwt_expiry(token)
+        if expires_at is not None:
+            lifetime = expires_at - time.time()
+        else:
+            lifetime = float(
+                self.account.options.get("token_lifetime_seconds", DEFAULT_TOKEN_LIFETIME)
+            )
+        return Token(token, expires_in=lifetime)
 
-    def _access_token(self, *, renew: bool = False) -> str:
-        with self._token_lock:
-            if renew or not self._token or time.time() >= self._token_expires_at - TOKEN_MARGIN:
-                return self._login()
-            return self._token
+    def _attach_token(self, token: str, request: dict[str, Any]) -> dict[str, Any]:
+        # Noventiq's header is named literally AuthorizationJWT.
+        return with_headers(request, {"AuthorizationJWT": f"Bearer {token}"})
 
     def _call(self, method: str, path: str, **kwargs) -> requests.Response:
-        """An authenticated call; on 401 log in again once and retry. Returns a 2xx response
+        """An authenticated call (on a 401 log in again once and retry). Returns a 2xx response
         or raises TransientError / PermanentError."""
-        for attempt in range(2):
-            token = self._access_token(renew=attempt > 0)
-            response = self._send(
-                method, path, headers={"AuthorizationJWT": f"Bearer {token}"}, **kwargs
-            )
-            if response.status_code == 401 and attempt == 0:
-                continue
-            break
-        self._raise_for_transport(response)
-        if 200 <= response.status_code < 300:
-            return response
-        raise self._error(response)
+        return self._authorized(method, f"{self.base_url}{path}", **kwargs)
 
-    def _error(self, response: requests.Response) -> PermanentError | TransientError:
+    def _classify(self, response: requests.Response) -> MarketplaceError | None:
+        status = response.status_code
+        if 200 <= status < 300 or status == 429:
+            return None
         body = self._body(response)
         errors = body.get("errors")
         entries = []
@@ -238,14 +197,14 @@ class NoventiqAdapter(MarketplaceAdapter):
                     except (TypeError, ValueError):
                         continue
         if not entries:
-            if response.status_code == 404:
+            if status >= 500:
+                return None  # the transport's server_error
+            if status == 404:
                 return PermanentError(
                     "Noventiq does not know this address or order (404).", code="404", raw=body
                 )
             return PermanentError(
-                f"Noventiq refused the request ({response.status_code}).",
-                code=str(response.status_code),
-                raw=body,
+                f"Noventiq refused the request ({status}).", code=str(status), raw=body
             )
         code = entries[0][0]
         same = [message for c, message in entries if c == code]

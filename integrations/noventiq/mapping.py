@@ -31,6 +31,15 @@ OPEN_REQUEST_STATUSES = frozenset({"sent", "updating"})
 PERMANENT = "permanent"
 TRANSIENT = "transient"
 
+# How the transport (integrations.http) words the failures it maps for Noventiq.
+TRANSPORT_MESSAGES = {
+    "timeout": "Noventiq did not answer in time.",
+    "connection": "Could not reach Noventiq (connection failed).",
+    "request": "Calling Noventiq failed: {error}.",
+    "rate_limited": "Noventiq asks us to slow down (429).",
+    "server_error": "Noventiq had a server error ({status}); will retry.",
+}
+
 # Documentation: Noventiq Checkout Orders API, "[POST] Create Order Refund Requests"
 # (POST /v1/order/[order id]/refund; seeds/002), "The errors are the same for all the APIs that
 # use token authorization", and the Authentication API's 401 codes (marketplaces.md, noventiq).

@@ -8,7 +8,6 @@ before `expires_in`, and renewed once on a 401. Options: `api_version` (`2026-01
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -20,21 +19,21 @@ from integrations.base import (
     Capabilities,
     Confirmed,
     MarketplaceAdapter,
+    MarketplaceError,
     PermanentError,
     RefundData,
     Rejected,
     Result,
     ResultDelivery,
+    Token,
     TransientError,
     WebhookMessage,
     WebhookRejected,
+    with_headers,
 )
 
 from . import mapping
 from .webhooks import parse_refund_webhook
-
-# Renew a token this many seconds before Shoplazza says it expires (long-lived tokens only).
-RENEW_MARGIN_SECONDS = 30.0
 
 
 class ShoplazzaAdapter(MarketplaceAdapter):
@@ -66,10 +65,14 @@ class ShoplazzaAdapter(MarketplaceAdapter):
     # Shoplazza posts every topic to one address: /shoplazza/webhooks (marketplaces.md).
     webhook_endpoints = {"": ("POST",)}
 
+    transport_messages = mapping.TRANSPORT_MESSAGES
+    # Renew a token 30 s before Shoplazza says it expires, long-lived tokens only (at most a
+    # quarter of its lifetime).
+    token_renew_margin = 30.0
+    token_renew_share = 0.25
+
     def __init__(self, account, session=None):
         super().__init__(account, session)
-        self._token = ""
-        self._token_expires_at = 0.0  # time.monotonic() seconds
         self._refresh_token = str(account.credentials.get("refresh_token", ""))
 
     # Settings -------------------------------------------------------------------------------
@@ -88,9 +91,7 @@ class ShoplazzaAdapter(MarketplaceAdapter):
         return f"{self.account.base_url.rstrip('/')}/openapi/{self.api_version}{path}"
 
     # Authentication -------------------------------------------------------------------------
-    def _access_token(self, *, renew: bool = False) -> str:
-        if self._token and not renew and time.monotonic() < self._token_expires_at:
-            return self._token
+    def _fetch_token(self) -> Token:
         creds = self.account.credentials
         missing = [k for k in ("client_id", "client_secret") if not creds.get(k)]
         if not self._refresh_token:
@@ -110,84 +111,73 @@ class ShoplazzaAdapter(MarketplaceAdapter):
                 "refresh_token": self._refresh_token,
             },
         )
-        token = data.get("access_token") if isinstance(data, dict) else None
+        token = data.get("access_token")
         if not token:
             raise TransientError("Shoplazza answered the token request without a token")
         try:
             expires_in = float(data.get("expires_in") or 0)
         except (TypeError, ValueError):
             expires_in = 0.0
-        margin = RENEW_MARGIN_SECONDS if expires_in > 4 * RENEW_MARGIN_SECONDS else 0.0
-        self._token = str(token)
-        self._token_expires_at = time.monotonic() + max(expires_in - margin, 0.0)
         if data.get("refresh_token"):
             self._refresh_token = str(data["refresh_token"])
-        return self._token
+        return Token(str(token), expires_in=expires_in)
+
+    def _attach_token(self, token: str, request: dict[str, Any]) -> dict[str, Any]:
+        return with_headers(request, {"Access-Token": token})
 
     def _api(self, method: str, path: str, *, json: Any = None) -> dict:
         """An OpenAPI call with the Access-Token header; on a 401 renew the token once."""
-        url = self._url(path)
-        token = self._access_token()
-        try:
-            return self._send(method, url, json=json, token=token)
-        except _Unauthorized:
-            token = self._access_token(renew=True)
-            try:
-                return self._send(method, url, json=json, token=token)
-            except _Unauthorized as exc:
-                raise PermanentError(exc.message, code=exc.code, raw=exc.raw) from None
+        return self._body(self._authorized(method, self._url(path), json=json))
 
     # HTTP and error classification ------------------------------------------------------------
-    def _send(self, method: str, url: str, *, json: Any = None, token: str = "") -> dict:
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Access-Token"] = token
+    def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        return super()._request(method, url, **with_headers(kwargs, {"Accept": "application/json"}))
+
+    def _send(self, method: str, url: str, *, json: Any = None) -> dict:
+        """A call without the access token (the OAuth token endpoint)."""
+        return self._body(self._request(method, url, json=json))
+
+    @staticmethod
+    def _json(response: requests.Response) -> Any:
         try:
-            response = self.session.request(method, url, json=json, headers=headers)
-        except requests.Timeout:
-            raise TransientError("Shoplazza did not answer in time", code="timeout") from None
-        except requests.ConnectionError:
-            raise TransientError(
-                "The connection to Shoplazza failed", code="connection_error"
-            ) from None
-        try:
-            body = response.json()
+            return response.json()
         except ValueError:
-            body = None
-        raw: Mapping = body if isinstance(body, dict) else {"text": response.text[:500]}
+            return None
+
+    def _body(self, response: requests.Response) -> dict:
+        body = self._json(response)
+        if not isinstance(body, dict):
+            raise TransientError(
+                "Shoplazza answered with an unreadable body", raw={"text": response.text[:500]}
+            )
+        return body
+
+    def _classify(self, response: requests.Response) -> MarketplaceError | None:
+        """Shoplazza's error codes (mapping.ERROR_CODES). It answers business-rule refusals
+        with a 500 and a code: those are its refusals, any other 5xx (and a 429) is the
+        transport's."""
         status = response.status_code
-        if status < 300:
-            if not isinstance(body, dict):
-                raise TransientError("Shoplazza answered with an unreadable body", raw=raw)
-            return body
+        if status < 300 or status == 429:
+            return None
+        body = self._json(response)
+        raw: Mapping = body if isinstance(body, dict) else {"text": response.text[:500]}
         code = ""
         message = ""
         if isinstance(body, dict):
             code = str(body.get("code") or body.get("error") or "")
             message = str(body.get("message") or body.get("error_description") or "")
-        if status == 429:
-            raise TransientError(
-                mapping.ERROR_CODES["TooManyRequests"][1],
-                retry_after=_retry_after(response.headers.get("Retry-After")),
-                code="TooManyRequests",
-                raw=raw,
-            )
         known = mapping.classify(code)
-        if status == 401 and token:
-            raise _Unauthorized(
+        if status == 401 and "Access-Token" in response.request.headers:
+            return PermanentError(
                 _staff_message("Unauthorized", message), code="Unauthorized", raw=raw
             )
         if status >= 500:
-            # Shoplazza answers business-rule refusals with 500 and a code; anything else is an
-            # outage.
             if known and known[0] == mapping.PERMANENT:
-                raise PermanentError(_staff_message(code, message), code=code, raw=raw)
-            raise TransientError(
-                f"Shoplazza is failing (HTTP {status}); retrying later", code=str(status), raw=raw
-            )
+                return PermanentError(_staff_message(code, message), code=code, raw=raw)
+            return None
         if not known:
             code = code or mapping.STATUS_CODES.get(status, f"http_{status}")
-        raise PermanentError(_staff_message(code, message), code=code, raw=raw)
+        return PermanentError(_staff_message(code, message), code=code, raw=raw)
 
     # Refund records -------------------------------------------------------------------------
     def _records(self, order_id: str) -> list[dict]:
@@ -279,24 +269,10 @@ class ShoplazzaAdapter(MarketplaceAdapter):
         )
 
 
-class _Unauthorized(PermanentError):
-    """A 401 on an OpenAPI call: renew the token once before giving up."""
-
-
 def _staff_message(code: str, platform_message: str) -> str:
     known = mapping.classify(code)
     text = known[1] if known else f"Shoplazza refuses the request ({code})"
     return f"{text}: {platform_message}" if platform_message else text
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        return None
-    if seconds is None or seconds != seconds or seconds < 0:  # NaN or negative
-        return None
-    return seconds
 
 
 def _path(order_id: str) -> str:

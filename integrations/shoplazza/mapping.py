@@ -194,6 +194,15 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     ),
 }
 
+# How the transport (integrations.http) words the failures it maps for Shoplazza.
+TRANSPORT_MESSAGES = {
+    "timeout": "Shoplazza did not answer in time",
+    "connection": "The connection to Shoplazza failed",
+    "request": "Calling Shoplazza failed ({error}); retrying later",
+    "rate_limited": ERROR_CODES["TooManyRequests"][1],
+    "server_error": "Shoplazza is failing (HTTP {status}); retrying later",
+}
+
 # HTTP statuses whose body carries no known code.
 STATUS_CODES = {
     400: "InvalidParameter",

@@ -7,7 +7,7 @@ from operator import attrgetter
 
 from rest_framework import serializers
 
-from refunds.money import format_amount
+from orders.money import format_amount
 
 
 class MoneyField(serializers.DecimalField):

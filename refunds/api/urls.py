@@ -6,6 +6,7 @@ from rest_framework.permissions import AllowAny
 
 from . import (
     common,  # noqa: F401 - registers the "rdid" path converter
+    orders,
     views,
 )
 
@@ -15,7 +16,8 @@ v2 = [
     path("refunds", views.RefundListView.as_view(), name="refund-list"),
     path("refunds/<rdid:id>", views.RefundDetailView.as_view(), name="refund-detail"),
     path("token", views.TokenView.as_view(), name="token"),
-    path("", include("orders.api.urls")),
+    path("orders", orders.OrderListView.as_view(), name="order-list"),
+    path("orders/<rdid:id>", orders.OrderDetailView.as_view(), name="order-detail"),
 ]
 
 urlpatterns = [

@@ -13,10 +13,10 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.response import Response
 
 from orders.models import Order
+from orders.money import format_money, quantize
 from refunds import services
 from refunds.calculator import LineChoice, propose_refund
 from refunds.models import Refund, RefundLine
-from refunds.money import format_money, quantize
 from refunds.selectors import orders_for_customer, refund_queryset, refunds_for_customer
 
 from .common import ApiView, PageSizePagination, error_responses

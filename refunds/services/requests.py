@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import prefetch_related_objects
 
-from integrations.registry import adapter_class
+from integrations.registry import UnknownAdapter, adapter_class
 from orders.models import Order
 
 from ..calculator import LineChoice, propose_refund, unpaid_order_error
@@ -159,7 +159,7 @@ def _refuse_what_the_platform_cannot_do(
     adapter's Capabilities): sent, it would only come back refused and need attention."""
     try:
         adapter = adapter_class(order.account.adapter_key)
-    except (LookupError, ImportError):
+    except UnknownAdapter:
         return  # no adapter to ask: the delivery reports what the platform says
     can, name = adapter.capabilities, adapter.label
     unit_less = any(not c.quantity and _asks_for_money(c.amount) for c in lines)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django import template
 
-from refunds.money import format_amount, format_money
+from orders.money import format_amount, format_money
 
 register = template.Library()
 

@@ -26,9 +26,9 @@ def bench_contention(n: int = 50) -> None:
     from django.contrib.auth.models import User
     from django.db import connection, transaction
 
-    from integrations.models import OutboundAction
     from orders.models import Customer, MarketplaceAccount
     from refunds.calculator import LineChoice
+    from refunds.delivery.models import OutboundAction
     from refunds.errors import RefundError
     from refunds.models import Refund
     from refunds.services import refund_approve, refund_request

@@ -130,7 +130,7 @@ def _sandbox_payload(orders) -> list[dict]:
 def _states(ids) -> dict[str, int]:
     from django.db.models import Count
 
-    from integrations.models import OutboundAction
+    from refunds.delivery.models import OutboundAction
 
     rows = (
         OutboundAction.objects.filter(refund_id__in=ids)
@@ -165,10 +165,10 @@ def bench_delivery(count: int = 2000, concurrency: int = 8) -> None:
     from django.db import connection, connections
     from django.db.models import Max, Min
 
-    from integrations.models import OutboundAction, OutboundAttempt, OutboundState
     from integrations.sandbox.server import serve_in_thread
     from orders.models import MarketplaceAccount
     from refunds.calculator import LineChoice
+    from refunds.delivery.models import OutboundAction, OutboundAttempt, OutboundState
     from refunds.services import refund_approve, refund_request
     from tests.benchmarks.common import bench_users
 

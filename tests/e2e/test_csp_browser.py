@@ -99,7 +99,7 @@ def test_staff_and_admin_pages_pass_the_policy(watched, make_manager):
         "/admin/",
         "/admin/refunds/refund/",
         f"/admin/refunds/refund/{refund.pk}/change/",
-        "/admin/integrations/outboundaction/",
+        "/admin/refunds/outboundaction/",
         "/admin/orders/order/",
         f"/admin/orders/order/{order.pk}/change/",
     ):

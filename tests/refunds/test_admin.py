@@ -7,9 +7,9 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
-from integrations.models import OutboundAction, WebhookEvent
 from orders.models import MarketplaceAccount
 from refunds.calculator import LineChoice
+from refunds.delivery.models import OutboundAction, WebhookEvent
 from refunds.models import Refund, RefundEvent
 from refunds.services import refund_approve, refund_request
 from tests import factories
@@ -231,7 +231,7 @@ def test_outbound_action_retry_goes_through_the_service(
     actions = list(OutboundAction.objects.order_by("refund_id").values_list("pk", flat=True))
     client.force_login(manager)
     response = client.post(
-        reverse("admin:integrations_outboundaction_changelist"),
+        reverse("admin:refunds_outboundaction_changelist"),
         {"action": "retry_selected", ACTION_CHECKBOX_NAME: actions},
         follow=True,
     )
@@ -255,12 +255,12 @@ def test_webhook_events_are_read_only(client, manager, order):
         body="{}",
     )
     client.force_login(manager)
-    url = reverse("admin:integrations_webhookevent_change", args=[hook.pk])
+    url = reverse("admin:refunds_webhookevent_change", args=[hook.pk])
     assert client.get(url).status_code == 200
     client.post(url, {"state": "processed", "body": "changed"})
     hook.refresh_from_db()
     assert (hook.state, hook.body) == ("received", "{}")
-    assert client.get(reverse("admin:integrations_webhookevent_add")).status_code == 403
+    assert client.get(reverse("admin:refunds_webhookevent_add")).status_code == 403
 
 
 @pytest.mark.django_db

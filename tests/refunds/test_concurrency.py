@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
-from integrations.models import OutboundAction
 from refunds.calculator import LineChoice
+from refunds.delivery.models import OutboundAction
 from refunds.errors import RefundError
 from refunds.models import Refund, RefundEvent
 from refunds.services import refund_approve, refund_request

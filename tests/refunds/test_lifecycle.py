@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from integrations.base import Confirmed, Rejected
-from integrations.models import OutboundAction
 from refunds.calculator import LineChoice
+from refunds.delivery.models import OutboundAction
 from refunds.errors import RefundError
 from refunds.models import Refund, RefundEvent, RefundLine
 from refunds.services import (

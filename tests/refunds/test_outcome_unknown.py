@@ -7,9 +7,9 @@ import requests
 from django.core import mail
 
 from integrations.base import Accepted, Confirmed, RemoteRefund, TransientError, may_have_acted
-from integrations.models import OutboundAction
-from integrations.polling import remote_refunds_reconcile
 from refunds.calculator import LineChoice
+from refunds.delivery.models import OutboundAction
+from refunds.delivery.polling import remote_refunds_reconcile
 from refunds.errors import RefundError
 from refunds.models import Refund
 from refunds.services import (

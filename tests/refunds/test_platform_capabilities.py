@@ -4,9 +4,9 @@ whole order items only, shipping and other charges where it refunds items only."
 
 import pytest
 
-from integrations.models import OutboundAction
 from integrations.registry import adapter_class
 from refunds.calculator import LineChoice
+from refunds.delivery.models import OutboundAction
 from refunds.errors import RefundError
 from refunds.models import Refund, RefundEvent
 from refunds.services import refund_request

@@ -70,7 +70,7 @@ def test_an_approval_reads_only_the_order_the_refund_and_one_sum_under_the_lock(
         "UPDATE refunds_refund",
         "INSERT refunds_refundevent",
     ]
-    # ... then the outbox row (integrations.outbox reads what its payload needs), and nothing
+    # ... then the outbox row (refunds.delivery.outbox reads what its payload needs), and nothing
     # that the money check used to re-read (refund lines, order lines).
     rest = kinds[locked + 5 :]
     assert rest[-1] == "INSERT integrations_outboundaction"

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from integrations.models import OutboundAction
 from refunds.calculator import LineChoice
+from refunds.delivery.models import OutboundAction
 from refunds.errors import RefundError
 from refunds.models import Refund, RefundEvent
 from refunds.services import refund_approve, refund_request

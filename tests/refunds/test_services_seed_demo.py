@@ -8,9 +8,9 @@ import requests
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from integrations.models import OutboundAction
 from integrations.sandbox.server import serve_in_thread
 from orders.models import MarketplaceAccount, Order
+from refunds.delivery.models import OutboundAction
 from refunds.models import Refund, RefundEvent
 from refunds.states import RefundStatus
 

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from config.celery import app
-from integrations.models import OutboundAction, OutboundState
 from refunds.calculator import LineChoice
+from refunds.delivery.models import OutboundAction, OutboundState
 from refunds.models import Refund, RefundEvent
 from refunds.services import refund_approve, refund_request, refunds_flag_stale_processing
 from refunds.tasks import flag_stale_processing

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from integrations.models import OutboundAction
 from orders.models import PaymentLine
 from refunds.calculator import LineChoice
+from refunds.delivery.models import OutboundAction
 from refunds.errors import RefundError
 from refunds.models import Refund, RefundEvent
 from refunds.selectors import order_refundable, order_refundable_total

@@ -24,11 +24,11 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from integrations.base import Confirmed, Rejected
-from integrations.models import OutboundAction, OutboundState
 from integrations.registry import adapter_class
 from orders.models import Customer, MarketplaceAccount, Order
 from orders.services import order_upsert
 from refunds.calculator import LineChoice
+from refunds.delivery.models import OutboundAction, OutboundState
 from refunds.models import Refund
 from refunds.services import (
     Received,

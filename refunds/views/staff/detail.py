@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views import View
 
-from integrations.registry import ADAPTERS, adapter_class
+from integrations.registry import ADAPTERS, UnknownAdapter, adapter_class
 from refunds.delivery.models import OutboundState
 
 from ... import rules, services
@@ -109,7 +109,7 @@ def _capabilities(adapter_key: str):
     """The adapter's declared capabilities, or None while its package is not installed."""
     try:
         return adapter_class(adapter_key).capabilities
-    except (LookupError, ImportError, AttributeError):
+    except UnknownAdapter:
         return None
 
 

@@ -186,7 +186,7 @@ def test_server_errors_are_transient(adapter, control, status):
 
     assert result == FailedForNow(
         message=f"LLZW had a server error (HTTP {status}); it will be retried.",
-        code=status,
+        code="server_error",
         raw={"message": "Injected server error"},
     )
     assert ledger(control, KEY)["count"] == 0
@@ -202,7 +202,7 @@ def test_rate_limit_is_transient_with_retry_after(adapter, control):
 
     assert isinstance(result, FailedForNow)
     assert result.retry_after == 7.0
-    assert result.code == "429"
+    assert result.code == "rate_limited"
     assert ledger(control, KEY)["count"] == 0
 
 

@@ -5,7 +5,6 @@ import json
 from decimal import Decimal
 
 from integrations.llzw import mapping
-from integrations.llzw.client import _retry_after
 from refunds.states import RefundStatus
 
 from .support import refund_data
@@ -118,11 +117,3 @@ def test_remote_refund_from_the_documented_example():
     assert remote.response_reason == ""
     assert remote.idempotency_key == ""
     assert remote.created_at == dt.datetime(2019, 10, 1, 14, 0, tzinfo=dt.UTC)
-
-
-def test_retry_after_in_seconds_or_as_a_date():
-    assert _retry_after("7") == 7.0
-    assert _retry_after("1.5") == 1.5
-    assert _retry_after(None) is None
-    assert _retry_after("soon") is None
-    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0

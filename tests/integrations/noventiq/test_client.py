@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import requests
 
-from integrations.base import Accepted, Confirmed, FailedForNow, Rejected, ResultDelivery
+from integrations.base import Accepted, Confirmed, FailedForNow, Rejected, ResultDelivery, Token
 from integrations.http import MarketplaceSession
 from integrations.noventiq.client import NoventiqAdapter
 from integrations.registry import adapter_class
@@ -160,7 +160,7 @@ def test_server_errors_are_failed_for_now(adapter, sim):
         sim.faults.script = [{"fault": str(status), "method": "POST", "path": "/refund"}]
         result = adapter.create_refund(make_refund())
         assert isinstance(result, FailedForNow)
-        assert result.code == str(status)
+        assert result.code == "server_error"
     assert sim.ledger(None)["count"] == 0
 
 
@@ -168,7 +168,7 @@ def test_429_carries_retry_after(adapter, sim):
     sim.faults.script = [{"fault": "429", "retry_after": 7, "path": "/refund"}]
     result = adapter.create_refund(make_refund())
     assert isinstance(result, FailedForNow)
-    assert result.code == "429"
+    assert result.code == "rate_limited"
     assert result.retry_after == 7.0
     assert sim.ledger(None)["count"] == 0
 
@@ -248,7 +248,7 @@ def test_15000_account_configuration(adapter, sim):
 
 def test_invalid_cached_token_is_renewed_once(adapter, sim):
     # A forged token is cached; the adapter renews once, and the renewed one works.
-    adapter._token, adapter._token_expires_at = "a.b.c", 4102444800.0
+    adapter.tokens.put(Token("a.b.c", expires_in=3600))
     assert isinstance(adapter.read_refund_status(make_refund()), Accepted)
     assert _logins(sim) == 1
     statuses = [

@@ -3,7 +3,7 @@ actions in flight. After recovery every refund is ISSUED and the platform holds 
 
 import pytest
 
-from integrations.models import OutboundAction, OutboundAttempt, OutboundState
+from refunds.delivery.models import OutboundAction, OutboundAttempt, OutboundState
 from refunds.models import Refund
 from tests.fixtures.pipeline import approve_refund, wait_until
 

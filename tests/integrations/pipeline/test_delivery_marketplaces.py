@@ -3,7 +3,7 @@ for each marketplace through its own way of answering, with a real worker on Red
 
 import pytest
 
-from integrations.models import OutboundAction, OutboundState
+from refunds.delivery.models import OutboundAction, OutboundState
 from refunds.models import Refund
 from tests.fixtures.pipeline import approve_refund, wait_until
 

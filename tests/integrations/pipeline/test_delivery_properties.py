@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from integrations import tasks
-from integrations.models import OutboundAction, OutboundState, WebhookEvent, WebhookState
-from integrations.polling import account_poll
-from integrations.tasks import deliver_outbound_action
-from integrations.webhooks import webhook_event_process
+from refunds.delivery import adapters
+from refunds.delivery.models import OutboundAction, OutboundState, WebhookEvent, WebhookState
+from refunds.delivery.polling import account_poll
+from refunds.delivery.processors import webhook_event_process
+from refunds.delivery.tasks import deliver_outbound_action
 from refunds.errors import RefundError
 from refunds.models import Refund
 from refunds.services import refund_retry
@@ -120,7 +120,7 @@ def test_one_refund_on_the_platform_whatever_happens(
     @given(steps=st.lists(STEPS, min_size=1, max_size=8))
     def story(steps):
         sandbox.reset()  # the platform forgets its tokens: so does this thread's adapter
-        tasks._adapters.by_account = {}
+        adapters._adapters.by_account = {}
         sandbox.faults(key, hold_webhooks=True)
         account = marketplace_account(key)
         order = sandbox_order(account)

@@ -5,7 +5,7 @@ took the request."""
 
 import pytest
 
-from integrations.models import OutboundAction, OutboundAttempt, OutboundState
+from refunds.delivery.models import OutboundAction, OutboundAttempt, OutboundState
 from refunds.errors import RefundError
 from refunds.models import Refund
 from refunds.services import refund_deny, refund_retry

@@ -4,7 +4,7 @@ duplicates, reverse order, platform-opened refunds and drift."""
 import pytest
 import requests
 
-from integrations.models import OutboundAction, WebhookEvent
+from refunds.delivery.models import OutboundAction, WebhookEvent
 from refunds.models import Refund
 from tests.fixtures.pipeline import approve_refund, wait_until
 

@@ -188,7 +188,7 @@ def test_dropped_connection_after_the_record_then_retry_creates_nothing_new(sim,
 
     lost = adapter.create_refund(refund())
     assert isinstance(lost, FailedForNow)
-    assert lost.code == "connection_error"
+    assert lost.code == "connection"
     assert ledger(base_url, "rd-1-create") == 1
 
     retried = adapter.create_refund(refund())
@@ -422,7 +422,7 @@ def test_rate_limit_429_is_failed_for_now_with_retry_after(sim, api, base_url):
     result = make_adapter(api).create_refund(refund())
 
     assert isinstance(result, FailedForNow)
-    assert result.code == "TooManyRequests"
+    assert result.code == "rate_limited"
     assert result.retry_after == 2.0
     assert ledger(base_url) == 0
 
@@ -457,7 +457,7 @@ def test_server_errors_are_failed_for_now(sim, api, base_url, status):
     result = make_adapter(api).create_refund(refund())
 
     assert isinstance(result, FailedForNow)
-    assert result.code == status
+    assert result.code == "server_error"
     assert result.message == f"Shoplazza is failing (HTTP {status}); retrying later"
     assert ledger(base_url) == 0
 

@@ -5,9 +5,9 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from integrations.models import OutboundAction
 from orders.models import PaymentLine
 from refunds.calculator import LineChoice
+from refunds.delivery.models import OutboundAction
 from refunds.models import Refund, RefundEvent
 from refunds.services import refund_request
 from tests import factories

@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.models import OutboundAction, OutboundAttempt, WebhookEvent
 from refunds.calculator import LineChoice
+from refunds.delivery.models import OutboundAction, OutboundAttempt, WebhookEvent
 from refunds.models import Refund, RefundEvent, RefundLine
 from refunds.services import refund_approve, refund_request
 from tests import factories

@@ -4,7 +4,7 @@ and writes nothing: an unpaid order (item 3), what the marketplace cannot do (it
 import pytest
 from django.urls import reverse
 
-from integrations.models import OutboundAction
+from refunds.delivery.models import OutboundAction
 from refunds.models import Refund, RefundEvent
 from tests import factories
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from orders.models import OrderStatus
-from refunds.api.common import MAX_ID
-from refunds.api.fields import MoneyField
+
+from .common import MAX_ID
+from .fields import MoneyField
 
 LINE_MONEY = {"currency": "order.currency"}
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from django.conf import settings
 
-from .base import AccountConfig, PaymentShare, RefundData, RefundLineData
+from integrations.base import AccountConfig, PaymentShare, RefundData, RefundLineData
+from orders.money import allocate
 
 
 def account_config(account) -> AccountConfig:
@@ -27,8 +28,6 @@ def account_config(account) -> AccountConfig:
 
 def refund_data(refund, *, idempotency_key: str) -> RefundData:
     """Snapshot a refund (with its order, lines and payments) for an adapter call."""
-    from refunds.money import allocate
-
     order = refund.order
     lines = tuple(
         RefundLineData(

@@ -4,7 +4,7 @@
 import pytest
 import requests
 
-from integrations.polling import account_poll
+from refunds.delivery.polling import account_poll
 from refunds.models import Refund, RefundEvent
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_celery_worker")]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from refunds.money import (
+from orders.money import (
     allocate,
     format_amount,
     format_money,

@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 
 from config.celery import app
-from integrations.outbox import longest_retry_delay
+from refunds.delivery.outbox import longest_retry_delay
 from tests.fixtures.pipeline import WORKER_ENV
 
 
@@ -68,15 +68,15 @@ def test_broker_transport_gets_the_visibility_timeout():
 
 def test_one_beat_schedule_sweeps_and_polls():
     schedule = app.conf.beat_schedule
-    assert schedule["outbox-sweep"]["task"] == "integrations.tasks.sweep_outbox"
+    assert schedule["outbox-sweep"]["task"] == "refunds.delivery.tasks.sweep_outbox"
     assert schedule["outbox-sweep"]["schedule"] == settings.OUTBOX_SWEEP_INTERVAL
-    assert schedule["marketplace-poll"]["task"] == "integrations.tasks.poll_marketplaces"
+    assert schedule["marketplace-poll"]["task"] == "refunds.delivery.tasks.poll_marketplaces"
     app.loader.import_default_modules()  # what a worker does at start (autodiscovery)
-    assert "integrations.webhooks" in app.conf.imports  # the batch task's module, explicitly
+    assert "refunds.delivery.tasks" in app.conf.imports  # not found by autodiscovery
     assert {
-        "integrations.tasks.deliver_outbound_action",
-        "integrations.tasks.process_webhook_event",
-        "integrations.tasks.process_webhook_events",
+        "refunds.delivery.tasks.deliver_outbound_action",
+        "refunds.delivery.tasks.process_webhook_event",
+        "refunds.delivery.tasks.process_webhook_events",
         "refunds.tasks.flag_stale_processing",
     } <= set(app.tasks)
 
@@ -89,7 +89,7 @@ def test_worker_keeps_a_healthy_connection_between_tasks_only_when_configured(mo
     from django.db import connection
 
     from config.celery import _close_old_connections
-    from integrations.tasks import sweep_outbox
+    from refunds.delivery.tasks import sweep_outbox
 
     fixup = DjangoWorkerFixup(app)
     assert fixup.db_reuse_max >= 1_000_000  # the fixup leaves the closing to us

@@ -7,24 +7,27 @@ lost); the outbox row's state and idempotency key make every repeat harmless.
 - poll_marketplaces()                 beat: one poll_account per enabled account
 - poll_account(account_id)            statuses of refunds in PROCESSING, the platform's list
 - process_webhook_event(event_id)     apply a stored, verified webhook
+- process_webhook_events(event_ids)   apply a batch of them (what the intake view publishes)
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import json
 import logging
-import threading
-import time
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .base import Accepted, Confirmed, FailedForNow, OutboundKind, Rejected, Result
+from integrations.base import Accepted, Confirmed, FailedForNow, OutboundKind, Rejected, Result
+from orders.models import MarketplaceAccount
+
+from ..models import Refund
+from ..services import refund_apply_marketplace_result, refund_mark_outcome_unknown
+from .adapters import account_adapter
 from .models import OutboundAction, OutboundState
 from .outbox import (
     FINAL_STATES,
@@ -35,72 +38,19 @@ from .outbox import (
     refund_creation_key,
     retry_delay,
 )
+from .payloads import from_json
+from .polling import account_poll
+from .processors import stale_events_claim, webhook_event_process, webhook_event_retry_or_fail
+from .publishing import PROCESS_BATCH_TASK, enqueue_processing
 
 logger = logging.getLogger(__name__)
-
-
-# Adapters are kept per worker thread and per account configuration, so that one adapter serves
-# many tasks: its token (HepsiGlobal, Noventiq), login cookie (LLZW) and keep-alive connections
-# outlive a single call. Per thread, because neither a requests.Session nor the adapters' token
-# renewal are shared between threads here. Any change to the account row (credentials, URL,
-# rate limit, ...) makes a new key, and an adapter is rebuilt after ADAPTER_MAX_AGE anyway.
-ADAPTER_MAX_AGE = 600.0
-_adapters = threading.local()
-
-
-def _adapter_key(account, config, rate) -> tuple:
-    return (
-        account.pk,
-        account.adapter_key,
-        config.base_url,
-        json.dumps(dict(config.credentials), sort_keys=True, default=str),
-        config.webhook_secret,
-        json.dumps(dict(config.options), sort_keys=True, default=str),
-        config.callback_base_url,
-        str(rate),
-        settings.MARKETPLACE_CONNECT_TIMEOUT,
-        settings.MARKETPLACE_READ_TIMEOUT,
-    )
-
-
-def account_adapter(account):
-    """The account's adapter, its session holding each request to the account's rate limit;
-    reused by the thread's later tasks for the same account configuration."""
-    from .payloads import account_config
-    from .ratelimit import account_rate_limit, throttled_session
-    from .registry import adapter_class
-
-    config = account_config(account)
-    rate = account_rate_limit(account)
-    cls = adapter_class(account.adapter_key)
-    key = (cls, *_adapter_key(account, config, rate))
-    cache: dict = getattr(_adapters, "by_account", None)
-    if cache is None:
-        cache = _adapters.by_account = {}
-    now = time.monotonic()
-    for pk, (_key, built, old) in list(cache.items()):
-        if now - built >= ADAPTER_MAX_AGE and pk != account.pk:  # an account no longer used
-            del cache[pk]
-            with contextlib.suppress(Exception):
-                old.session.close()
-    cached = cache.get(account.pk)
-    if cached is not None and cached[0] == key and now - cached[1] < ADAPTER_MAX_AGE:
-        return cached[2]
-    if cached is not None:
-        with contextlib.suppress(Exception):
-            cached[2].session.close()
-    adapter = cls(config, session=throttled_session(config, rate))
-    cache[account.pk] = (key, now, adapter)
-    return adapter
 
 
 # --- delivery ---------------------------------------------------------------------------------
 
 
-@shared_task(name="integrations.tasks.deliver_outbound_action", ignore_result=True)
+@shared_task(name="refunds.delivery.tasks.deliver_outbound_action", ignore_result=True)
 def deliver_outbound_action(action_id: int) -> str:
-    from .payloads import from_json
-
     claim = action_start_attempt(action_id)
     if claim.exhausted:
         _give_up(action_id, number=None, message="The worker stopped during every attempt.")
@@ -144,8 +94,6 @@ def _locked_action(action_id: int, *, with_account: bool) -> OutboundAction:
     their own lock, so loading it here would be wasted). `of=self`: lock the action row only.
     Without it PostgreSQL also locks the joined rows, and every delivery of the account would
     wait for this transaction."""
-    from refunds.models import Refund
-
     rows = (
         OutboundAction.objects.select_for_update(of=("self",))
         .annotate(refund_order_id=F("refund__order_id"))
@@ -163,8 +111,6 @@ def _apply_result(
 ) -> str:
     """Apply one attempt's result. `adapter_key`: the account's adapter, when the caller has
     the account in hand already (it is only used to label the audit event)."""
-    from refunds.services import refund_apply_marketplace_result
-
     retry_in = None
     with transaction.atomic():
         action = _locked_action(action_id, with_account=adapter_key is None)
@@ -232,8 +178,6 @@ def _flag_given_up(
     """Tell the refund that its delivery was given up. Money that may have moved (a create or a
     status check that got no answer) is an unknown outcome, never a refusal: the refund is
     checked with the platform, or by a person, before anything else is done with it."""
-    from refunds.services import refund_apply_marketplace_result, refund_mark_outcome_unknown
-
     if unanswered and action.kind == OutboundKind.CREATE_REFUND:
         refund_mark_outcome_unknown(
             refund=action.refund,
@@ -277,7 +221,7 @@ def _give_up(action_id: int, *, number: int | None, message: str) -> None:
         )
 
 
-@shared_task(name="integrations.tasks.sweep_outbox", ignore_result=True)
+@shared_task(name="refunds.delivery.tasks.sweep_outbox", ignore_result=True)
 def sweep_outbox() -> int:
     """Beat: send due outbox rows again, and webhook events whose processing message was lost
     (stored but still unprocessed after a few sweeps). Running it twice at once is harmless:
@@ -285,8 +229,6 @@ def sweep_outbox() -> int:
     ids = due_actions_claim()
     for action_id in ids:
         enqueue_delivery(action_id)
-    from .webhooks import enqueue_processing, stale_events_claim
-
     events = stale_events_claim()  # fairly: events that keep failing never starve a new one
     for event_id in events:
         enqueue_processing(event_id)
@@ -296,20 +238,16 @@ def sweep_outbox() -> int:
 # --- polling ----------------------------------------------------------------------------------
 
 
-@shared_task(name="integrations.tasks.poll_marketplaces", ignore_result=True)
+@shared_task(name="refunds.delivery.tasks.poll_marketplaces", ignore_result=True)
 def poll_marketplaces() -> int:
-    from orders.models import MarketplaceAccount
-
     ids = list(MarketplaceAccount.objects.filter(is_enabled=True).values_list("pk", flat=True))
     for account_id in ids:
         poll_account.apply_async(args=[account_id], expires=settings.POLL_INTERVAL)
     return len(ids)
 
 
-@shared_task(name="integrations.tasks.poll_account", ignore_result=True)
+@shared_task(name="refunds.delivery.tasks.poll_account", ignore_result=True)
 def poll_account(account_id: int) -> dict:
-    from .polling import account_poll
-
     return account_poll(account_id)
 
 
@@ -317,7 +255,7 @@ def poll_account(account_id: int) -> dict:
 
 
 @shared_task(
-    name="integrations.tasks.process_webhook_event",
+    name="refunds.delivery.tasks.process_webhook_event",
     bind=True,
     ignore_result=True,
     max_retries=None,
@@ -328,9 +266,32 @@ def process_webhook_event(self, event_id: int) -> str:
     again after WEBHOOK_RETRY_DELAY, and failed with the reason after WEBHOOK_MAX_RETRIES
     retries: never a message retried without bound, never an event the sweeper keeps
     re-sending."""
-    from .webhooks import webhook_event_process, webhook_event_retry_or_fail
-
     try:
         return webhook_event_process(event_id)
     except Exception as exc:
         return webhook_event_retry_or_fail(event_id, exc)
+
+
+@shared_task(name=PROCESS_BATCH_TASK, ignore_result=True)
+def process_webhook_events(event_ids: list[int]) -> dict[str, int]:
+    """Apply a batch of stored events, one after the other, each as `process_webhook_event`
+    would. An event whose processing fails (its refund is not known yet, or anything else) is
+    counted and handed to that single-event task after WEBHOOK_RETRY_DELAY, or failed for good
+    after its retries (`webhook_event_retry_or_fail`). Every event is locked and skipped once
+    processed, so a batch delivered again (late ack after a lost worker) or also sent by the
+    sweeper is harmless. Near the soft time limit the rest of the batch goes out again as a new
+    message."""
+    outcomes: dict[str, int] = {}
+    for index, event_id in enumerate(event_ids):
+        try:
+            outcome = webhook_event_process(event_id)
+        except SoftTimeLimitExceeded:
+            rest = list(event_ids[index:])
+            logger.warning("webhook batch near its time limit: %s events sent again", len(rest))
+            process_webhook_events.apply_async(args=[rest])
+            outcomes["sent again"] = len(rest)
+            return outcomes
+        except Exception as exc:
+            outcome = webhook_event_retry_or_fail(event_id, exc)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes

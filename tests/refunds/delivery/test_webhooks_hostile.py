@@ -10,17 +10,12 @@ from django.db.models import F
 from django.urls import reverse
 
 from integrations.hepsiglobal.webhooks import sign as hepsi_sign
-from integrations.models import WebhookEvent
 from integrations.noventiq.webhooks import sign as noventiq_sign
 from integrations.shoplazza.webhooks import sign as shoplazza_sign
-from integrations.tasks import process_webhook_event, sweep_outbox
-from integrations.webhooks import (
-    PROCESS_TASK,
-    _batcher,
-    _message_of,
-    stale_events_claim,
-    webhook_event_process,
-)
+from refunds.delivery.models import WebhookEvent
+from refunds.delivery.processors import _message_of, stale_events_claim, webhook_event_process
+from refunds.delivery.publishing import PROCESS_TASK, _batcher
+from refunds.delivery.tasks import process_webhook_event, sweep_outbox
 from tests import factories
 from tests.fixtures.pipeline import approve_refund, ensure_role_groups
 
@@ -64,7 +59,7 @@ def sent(monkeypatch):
 
     recorder = _Sent()
     monkeypatch.setattr(app, "send_task", recorder)
-    monkeypatch.setattr("integrations.webhooks._producer", lambda: None)
+    monkeypatch.setattr("refunds.delivery.publishing._producer", lambda: None)
     _batcher.flush()
     yield recorder
     _batcher.flush()
@@ -253,7 +248,7 @@ def _stored_event(account, *, adapter_key, key):
 @pytest.mark.django_db
 def test_an_event_that_crashes_is_retried_then_failed_with_the_reason(accounts, sent, settings):
     settings.WEBHOOK_MAX_RETRIES = 2
-    # Stored for a marketplace whose adapter is gone: processing raises LookupError, not a
+    # Stored for a marketplace whose adapter is gone: processing raises UnknownAdapter, not a
     # domain error.
     event = _stored_event(accounts["shoplazza"], adapter_key="retired", key="k-1")
 
@@ -263,7 +258,7 @@ def test_an_event_that_crashes_is_retried_then_failed_with_the_reason(accounts, 
     assert (event.state, event.processing_attempts, event.next_attempt_at) == ("failed", 3, None)
     assert event.error == (
         "Gave up after 3 attempts; the last one: Refund Desk could not process the event: "
-        "LookupError: No marketplace adapter is registered for 'retired'"
+        "UnknownAdapter: No marketplace adapter is registered for 'retired'"
     )
     assert event.processed_at is not None
     assert (
@@ -472,7 +467,7 @@ def test_an_agent_viewing_the_event_in_the_admin_never_sees_the_secret(client, a
     event = WebhookEvent.objects.get()
     client.force_login(factories.agent(username="admin-viewer@example.com"))
 
-    page = client.get(reverse("admin:integrations_webhookevent_change", args=[event.pk]))
+    page = client.get(reverse("admin:refunds_webhookevent_change", args=[event.pk]))
 
     assert page.status_code == 200
     content = page.content.decode()
@@ -506,8 +501,15 @@ def test_stored_headers_cannot_be_replayed(client, accounts):
 def test_events_stored_before_redaction_are_redacted_by_the_migration(accounts):
     import importlib
 
-    from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
 
+    # The models as that migration sees them (they have moved to refunds since).
+    apps = (
+        MigrationLoader(connection)
+        .project_state(("integrations", "0003_webhookevent_processing_attempts_next_attempt_at"))
+        .apps
+    )
     migration = importlib.import_module(
         "integrations.migrations.0003_webhookevent_processing_attempts_next_attempt_at"
     )

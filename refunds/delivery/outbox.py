@@ -17,19 +17,27 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import logging
 import random
 from dataclasses import dataclass, field
 
+from celery import current_app as app
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .base import OutboundKind
+from integrations.base import OutboundKind
+from integrations.registry import ADAPTERS, adapter_class
+from orders.models import MarketplaceAccount
+
 from .models import OutboundAction, OutboundAttempt, OutboundState
 from .payloads import refund_data, to_json
+from .ratelimit import account_wait_seconds
 
-DELIVER_TASK = "integrations.tasks.deliver_outbound_action"
+logger = logging.getLogger(__name__)
+
+DELIVER_TASK = "refunds.delivery.tasks.deliver_outbound_action"
 FINAL_STATES = (
     OutboundState.SUCCEEDED,
     OutboundState.FAILED,
@@ -85,14 +93,10 @@ def outbound_action_create(
 def enqueue_delivery(action_id: int, *, countdown: float | None = None) -> None:
     """Send the delivery message. A broker that is down must not break the caller: the row is
     in the database and the sweeper will send it again."""
-    from config.celery import app
-
     try:
         app.send_task(DELIVER_TASK, args=[action_id], countdown=countdown)
     except Exception:  # the broker is unreachable; the sweeper delivers it later
-        import logging
-
-        logging.getLogger(__name__).warning(
+        logger.warning(
             "could not enqueue outbound action %s; the sweeper will", action_id, exc_info=True
         )
 
@@ -143,15 +147,10 @@ class Claim:
 @functools.cache
 def _unlimited_adapter_keys() -> tuple[str, ...]:
     """Adapters whose platform publishes no rate limit (the registry is fixed at import)."""
-    from .registry import ADAPTERS, adapter_class
-
     keys = []
     for key in ADAPTERS:
-        try:
-            if not adapter_class(key).capabilities.rate_limit_per_second:
-                keys.append(key)
-        except (LookupError, ImportError, AttributeError):
-            continue
+        if not adapter_class(key).capabilities.rate_limit_per_second:  # BrokenAdapter: loud
+            keys.append(key)
     return tuple(keys)
 
 
@@ -175,8 +174,6 @@ def _instance(model, values):
 
 @functools.cache
 def _fast_claim_sql() -> str:
-    from orders.models import MarketplaceAccount
-
     action_cols = ", ".join(f'a."{f.column}"' for f in OutboundAction._meta.concrete_fields)
     account_cols = ", ".join(f'm."{f.column}"' for f in MarketplaceAccount._meta.concrete_fields)
     # Only column names from the models are interpolated; every value is a parameter.
@@ -207,8 +204,6 @@ def _fast_start_attempt(action_id: int, now: dt.datetime) -> Claim | None:
     due action of an account without a rate limit, not held by another worker, is marked in
     flight under a lease and its attempt row written, exactly as the full path below would.
     None when the row is anything else; the full path then decides."""
-    from orders.models import MarketplaceAccount
-
     if connection.vendor != "postgresql":
         return None  # SQLite (`make run`): the full path below does the same in a few statements
     params = {
@@ -267,8 +262,6 @@ def action_start_attempt(action_id: int) -> Claim:
             )
             if action.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
                 return Claim(action_id, 0, "no attempts left", exhausted=True)
-        from .ratelimit import account_wait_seconds
-
         wait = account_wait_seconds(action.account)
         now = timezone.now()
         if wait > 0:
@@ -366,4 +359,34 @@ def action_finish_attempt(
             " WHERE action_id = %s AND number = %s)"
             f" UPDATE integrations_outboundaction SET {', '.join(sets)} WHERE id = %s",
             [now, outcome, message, json.dumps(response), action.pk, number, *params, action.pk],
+        )
+
+
+# --- demo data --------------------------------------------------------------------------------
+
+_PAST_OUTCOMES = {
+    "accepted": OutboundState.SUCCEEDED,
+    "confirmed": OutboundState.SUCCEEDED,
+    "rejected": OutboundState.FAILED,
+}
+
+
+def action_record_past_delivery(action_id: int, *, outcome: str, message: str = "") -> None:
+    """Demo data only (`seed_demo`): the action was delivered before the demo began and the
+    platform answered `outcome` ("accepted", "confirmed" or "rejected", with its `message`).
+    Leaves the rows as that delivery would have: one finished attempt and the action final, but
+    without calling the platform (so without the account's rate limit). The refund's side is the
+    caller's, through the refund services. A final action is left as it is."""
+    state = _PAST_OUTCOMES[outcome]
+    with transaction.atomic():
+        action = OutboundAction.objects.select_for_update(of=("self",)).get(pk=action_id)
+        if action.state in FINAL_STATES:
+            return
+        action.attempts += 1
+        action.save(update_fields=["attempts", "updated_at"])
+        OutboundAttempt.objects.create(
+            action=action, number=action.attempts, started_at=timezone.now(), outcome="started"
+        )
+        action_finish_attempt(
+            action, number=action.attempts, state=state, outcome=outcome, message=message
         )

@@ -7,14 +7,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from integrations.models import OutboundAction, OutboundAttempt, OutboundState
-from integrations.outbox import (
+from refunds.delivery.models import OutboundAction, OutboundAttempt, OutboundState
+from refunds.delivery.outbox import (
     action_start_attempt,
     backoff_ceiling,
     due_actions_claim,
     retry_delay,
 )
-from integrations.ratelimit import window
+from refunds.delivery.ratelimit import window
 from tests import factories
 from tests.fixtures.pipeline import approve_refund, ensure_role_groups
 

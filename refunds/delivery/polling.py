@@ -1,5 +1,5 @@
 """Polling and reconciliation for one marketplace account (run by beat through
-`integrations.tasks.poll_account`).
+`refunds.delivery.tasks.poll_account`).
 
 1. Refunds in PROCESSING that the platform already took (their create action succeeded) are
    asked for their status when the adapter has a status API (Noventiq order status, Shoplazza
@@ -20,8 +20,30 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from .base import Accepted, Confirmed, MarketplaceAdapter, OutboundKind, Rejected
+from integrations.base import (
+    Accepted,
+    Confirmed,
+    MarketplaceAdapter,
+    MarketplaceError,
+    OutboundKind,
+    Rejected,
+)
+from integrations.registry import adapter_class
+from orders.models import MarketplaceAccount, Order
+from orders.money import format_money
+from refunds.errors import RefundError
+from refunds.models import ReasonCode, Refund
+from refunds.services import (
+    refund_apply_marketplace_result,
+    refund_apply_remote_status,
+    refund_flag_drift,
+    refund_request,
+)
+from refunds.states import RefundStatus
+
+from .adapters import account_adapter
 from .models import OutboundAction, OutboundState
+from .payloads import refund_data
 
 logger = logging.getLogger(__name__)
 
@@ -35,14 +57,10 @@ def has_refund_list(adapter_cls) -> bool:
 
 
 def account_poll(account_id: int) -> dict:
-    from orders.models import MarketplaceAccount
-
-    from .registry import adapter_class
 
     account = MarketplaceAccount.objects.filter(pk=account_id, is_enabled=True).first()
     if account is None:
         return {}
-    from .tasks import account_adapter
 
     adapter_cls = adapter_class(account.adapter_key)
     adapter = account_adapter(account)
@@ -55,11 +73,6 @@ def account_poll(account_id: int) -> dict:
 
 
 def processing_statuses_read(account, adapter, stats: Counter) -> None:
-    from refunds.models import Refund
-    from refunds.services import refund_apply_marketplace_result
-    from refunds.states import RefundStatus
-
-    from .payloads import refund_data
 
     via = f"{account.adapter_key} poll"
     refunds = Refund.objects.filter(order__account=account, status=RefundStatus.PROCESSING)
@@ -85,18 +98,10 @@ def processing_statuses_read(account, adapter, stats: Counter) -> None:
 
 
 def _reason_code(text: str) -> str:
-    from refunds.models import ReasonCode
-
     return text if text in ReasonCode.values else ReasonCode.OTHER
 
 
 def remote_refunds_reconcile(account, adapter, stats: Counter) -> None:
-    from orders.models import Order
-    from refunds.errors import RefundError
-    from refunds.services import refund_apply_remote_status, refund_flag_drift, refund_request
-    from refunds.states import RefundStatus
-
-    from .base import MarketplaceError
 
     via = f"{account.adapter_key} poll"
     try:
@@ -194,16 +199,12 @@ def remote_refunds_reconcile(account, adapter, stats: Counter) -> None:
 
 def _money(amount, currency: str) -> str:
     """An amount a platform reported, as staff read it (its currency's decimals and code)."""
-    from refunds.money import format_money
-
     if amount is None:
         return "no amount"
     return format_money(amount, currency) if currency else str(amount)
 
 
 def _flag_unmatched(account, remote, via: str) -> None:
-    from refunds.models import Refund
-    from refunds.services import refund_flag_drift
 
     note = (
         f"{account.name} holds refund {remote.external_id} "
@@ -223,8 +224,6 @@ def _flag_unmatched(account, remote, via: str) -> None:
 
 
 def _find_refund(account, remote):
-    from refunds.models import Refund
-
     if remote.external_id:
         found = Refund.objects.filter(
             order__account=account, external_id=remote.external_id

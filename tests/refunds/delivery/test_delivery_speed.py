@@ -13,13 +13,13 @@ import requests
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from integrations.outbox import action_start_attempt
 from integrations.sandbox.server import serve_in_thread
-from integrations.tasks import _apply_result, account_adapter
+from refunds.delivery.adapters import account_adapter
+from refunds.delivery.outbox import action_start_attempt
+from refunds.delivery.tasks import _apply_result
 from tests import factories
 from tests.fixtures.pipeline import approve_refund, ensure_role_groups
-
-from .hepsiglobal.conftest import refund_data
+from tests.integrations.hepsiglobal.conftest import refund_data
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def test_claiming_a_due_action_is_one_statement(action, settings):
     """A due pending action of an account without a rate limit: the lease, the attempt count
     and the attempt row are written by one statement, which returns the action and its
     account for the call."""
-    from integrations.models import OutboundAttempt, OutboundState
+    from refunds.delivery.models import OutboundAttempt, OutboundState
 
     settings.OUTBOX_LEASE_SECONDS = 180
     with CaptureQueriesContext(connection) as claimed:
@@ -169,7 +169,7 @@ def test_claiming_a_due_action_is_one_statement(action, settings):
 
 def test_applying_an_answer_reads_no_account_and_finishes_in_one_statement(action):
     from integrations.base import Accepted
-    from integrations.models import OutboundAttempt, OutboundState
+    from refunds.delivery.models import OutboundAttempt, OutboundState
     from refunds.models import RefundEvent
 
     claim = action_start_attempt(action.pk)
@@ -203,7 +203,39 @@ def test_applying_an_answer_reads_no_account_and_finishes_in_one_statement(actio
     )
 
 
-def test_sandbox_latency_delays_each_request_not_the_others(sandbox_url):
+class HeldLatency:
+    """Stands in for the sandbox server's `time` module: sleep() (the injected latency) records
+    how long the request was to wait and holds it until release(); the rest is the real clock."""
+
+    def __init__(self):
+        self._cv = threading.Condition()
+        self.delays: list[float] = []
+        self._released = False
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+    def sleep(self, seconds: float) -> None:
+        with self._cv:
+            self.delays.append(seconds)
+            self._cv.notify_all()
+            self._cv.wait_for(lambda: self._released, timeout=10)
+
+    def wait_for_held(self, count: int) -> bool:
+        with self._cv:
+            return self._cv.wait_for(lambda: len(self.delays) >= count, timeout=10)
+
+    def release(self) -> None:
+        with self._cv:
+            self._released = True
+            self._cv.notify_all()
+
+
+def test_sandbox_latency_delays_each_request_not_the_others(sandbox_url, monkeypatch):
+    from integrations.sandbox import server
+
+    held = HeldLatency()
+    monkeypatch.setattr(server, "time", held)
     requests.put(
         f"{sandbox_url}/_control/hepsiglobal/faults", json={"latency_ms": 300}, timeout=5
     ).raise_for_status()
@@ -215,15 +247,22 @@ def test_sandbox_latency_delays_each_request_not_the_others(sandbox_url):
         codes.append(response.status_code)
 
     threads = [threading.Thread(target=call) for _ in range(8)]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - started
+    try:
+        for t in threads:
+            t.start()
+        # All eight are in their latency at once (none waits for another to be answered), and
+        # none is answered before its latency is over.
+        all_held = held.wait_for_held(8)
+        answered_early = list(codes)
+    finally:
+        held.release()
+        for t in threads:
+            t.join()
 
+    assert all_held, f"only {len(held.delays)} of 8 requests were held at once"
+    assert answered_early == []
+    assert held.delays == [0.3] * 8
     assert codes == [200] * 8
-    assert 0.3 <= elapsed < 1.2  # 8 x 300 ms one after another would take 2.4 s
 
 
 def test_a_session_reads_the_environment_once_when_it_has_no_proxies(monkeypatch, tmp_path):

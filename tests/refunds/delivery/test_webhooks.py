@@ -6,9 +6,9 @@ import json
 import pytest
 
 from integrations.hepsiglobal.webhooks import sign as hepsi_sign
-from integrations.models import WebhookEvent
 from integrations.shoplazza.webhooks import sign as shoplazza_sign
-from integrations.webhooks import webhook_event_process
+from refunds.delivery.models import WebhookEvent
+from refunds.delivery.processors import webhook_event_process
 from refunds.models import Refund
 from tests import factories
 from tests.fixtures.pipeline import approve_refund, ensure_role_groups
@@ -183,7 +183,7 @@ def test_failed_result_needs_attention_with_the_platform_message(client, process
 
 @pytest.mark.django_db
 def test_result_for_an_unknown_refund_waits_for_it(client, hepsi_account):
-    from integrations.webhooks import RefundNotYetKnown
+    from refunds.delivery.processors import RefundNotYetKnown
 
     _send(client, RESULT_URL, _result("RD999-create-refund-1"))
     event = WebhookEvent.objects.get()
@@ -289,11 +289,11 @@ class _Sent:
 @pytest.fixture
 def sent(monkeypatch):
     from config.celery import app
-    from integrations.webhooks import _batcher
+    from refunds.delivery.publishing import _batcher
 
     recorder = _Sent()
     monkeypatch.setattr(app, "send_task", recorder)
-    monkeypatch.setattr("integrations.webhooks._producer", lambda: None)
+    monkeypatch.setattr("refunds.delivery.publishing._producer", lambda: None)
     _batcher.flush()
     yield recorder
     _batcher.flush()
@@ -301,7 +301,7 @@ def sent(monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_new_events_are_published_in_batches_duplicates_not_at_all(client, hepsi_account, sent):
-    from integrations.webhooks import PROCESS_BATCH_TASK, _batcher
+    from refunds.delivery.publishing import PROCESS_BATCH_TASK, _batcher
 
     for n in range(5):
         _send(client, RESULT_URL, _result(request_id=f"01J{n:023d}"))
@@ -320,7 +320,7 @@ def test_new_events_are_published_in_batches_duplicates_not_at_all(client, hepsi
 def test_a_batch_the_broker_refuses_is_logged_and_the_next_one_published(
     client, hepsi_account, sent, caplog
 ):
-    from integrations.webhooks import _batcher
+    from refunds.delivery.publishing import _batcher
 
     sent.fail = 1
     _send(client, RESULT_URL, _result(request_id="01J" + "1" * 23))
@@ -340,7 +340,7 @@ def test_the_publisher_starts_again_in_a_forked_process(sent):
     """gunicorn forks after loading the app: a child must not rely on its parent's thread."""
     import os
 
-    from integrations.webhooks import _batcher
+    from refunds.delivery.publishing import _batcher
 
     _batcher.put(1)
     _batcher.flush()
@@ -368,7 +368,8 @@ def test_the_publisher_starts_again_in_a_forked_process(sent):
 def test_batch_task_processes_each_event_and_retries_an_unknown_refund_alone(
     client, hepsi_account, sent, settings
 ):
-    from integrations.webhooks import PROCESS_TASK, _batcher, process_webhook_events
+    from refunds.delivery.publishing import PROCESS_TASK, _batcher
+    from refunds.delivery.tasks import process_webhook_events
 
     order = factories.make_order(
         account=hepsi_account, external_number="7003", lines=((3, "10.00", "0.00", "0.00"),)
@@ -406,6 +407,6 @@ def test_a_worker_registers_the_batch_and_the_single_task():
 
     app.loader.import_default_modules()  # what a worker does at start
     assert {
-        "integrations.tasks.process_webhook_event",
-        "integrations.tasks.process_webhook_events",
+        "refunds.delivery.tasks.process_webhook_event",
+        "refunds.delivery.tasks.process_webhook_events",
     } <= set(app.tasks)

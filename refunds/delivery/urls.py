@@ -5,7 +5,7 @@ view only: the marketplaces authenticate with signatures, not cookies."""
 
 from django.urls import re_path
 
-from .webhooks import webhook_view
+from .intake import webhook_view
 
 urlpatterns: list = [
     re_path(

@@ -16,19 +16,28 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import time
 from decimal import Decimal
 
+import redis
+from django.conf import settings
 from django.utils import timezone
+
+from integrations.base import TransientError
+from integrations.http import build_session
+from integrations.registry import UnknownAdapter, adapter_class
+from orders.models import MarketplaceAccount
+
+from .models import OutboundAttempt
 
 
 def account_rate_limit(account) -> Decimal | None:
     if account.rate_limit_per_second:
         return Decimal(account.rate_limit_per_second)
-    from .registry import adapter_class
 
     try:
         return adapter_class(account.adapter_key).capabilities.rate_limit_per_second
-    except (LookupError, ImportError, AttributeError):
+    except UnknownAdapter:  # a BrokenAdapter fails loudly: never deliver without the limit
         return None
 
 
@@ -41,9 +50,6 @@ def window(rate: Decimal) -> tuple[float, int]:
 def account_wait_seconds(account) -> float:
     """Seconds to wait before the next call on `account` (0: go now). Call inside a transaction
     that then writes the OutboundAttempt row; it holds the account row lock until commit."""
-    from orders.models import MarketplaceAccount
-
-    from .models import OutboundAttempt
 
     rate = account_rate_limit(account)
     if not rate or rate <= 0:
@@ -92,26 +98,18 @@ return '0'
 
 
 def _redis_url() -> str:
-    from django.conf import settings
-
-    url = getattr(settings, "MARKETPLACE_RATE_LIMIT_REDIS_URL", "") or str(
-        settings.CELERY_BROKER_URL
-    )
+    url = settings.MARKETPLACE_RATE_LIMIT_REDIS_URL or str(settings.CELERY_BROKER_URL)
     return url if url.startswith(("redis://", "rediss://")) else ""
 
 
 @functools.cache
 def _redis_client(url: str):
-    import redis
-
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
 def request_slot_wait(account_id: int, rate: Decimal) -> float:
     """Take one request slot for the account; return 0 (taken) or the seconds to wait. Without
     Redis, or when Redis does not answer, requests are not held back here."""
-    import redis
-
     url = _redis_url()
     if not url:
         return 0.0
@@ -131,17 +129,12 @@ def request_slot_wait(account_id: int, rate: Decimal) -> float:
 def throttled_session(config, rate: Decimal | None):
     """A marketplace session (integrations.http) that waits for a request slot before each call;
     a wait longer than `max_wait` gives up with a TransientError (the action is retried)."""
-    from .http import build_session
-
     session = build_session(config)
     if not rate or rate <= 0:
         return session
     send = session.request
 
     def request(method, url, *args, **kwargs):
-        import time
-
-        from .base import TransientError
 
         waited = 0.0
         while (wait := request_slot_wait(config.account_id, rate)) > 0:

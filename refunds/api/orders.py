@@ -11,11 +11,11 @@ from rest_framework.response import Response
 
 from orders.models import Order, OrderStatus
 from orders.services import order_upsert
-from refunds.api.common import ApiView, PageSizePagination, error_responses
-from refunds.api.views import orders_for
-from refunds.selectors import order_refundable
 
-from .serializers import OrderCreateIn, OrderDetailOut, OrderEnvelope, OrderOut
+from ..selectors import order_refundable
+from .common import ApiView, PageSizePagination, error_responses
+from .order_serializers import OrderCreateIn, OrderDetailOut, OrderEnvelope, OrderOut
+from .views import orders_for
 
 
 class OrderFilter(django_filters.FilterSet):

@@ -1,0 +1,206 @@
+"""Webhook intake: the one view for every marketplace (`/<adapter key>/webhooks/<name>`, the
+names each adapter class declares in `webhook_endpoints`). It does four things and nothing else:
+  1. verify: every enabled account of that adapter key is tried; the adapter's `parse_webhook`
+     checks the signature with a constant-time comparison and raises WebhookRejected, which we
+     answer with its status (401) storing nothing;
+  2. store the raw event with its unique delivery key in one INSERT ... ON CONFLICT DO NOTHING;
+     a second delivery of the same key inserts nothing and is answered 200 doing nothing;
+  3. answer 200 `{}` at once;
+  4. hand the event after commit to the process's batching publisher (publishing.py).
+
+What is stored is what can be kept safely: headers and body with credentials redacted and
+signatures reduced to a fingerprint (integrations.http), and no text PostgreSQL refuses (NUL,
+unpaired surrogates: replaced). Bodies are parsed with a bounded depth (integrations.jsontext).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from integrations.base import WebhookMessage, WebhookRejected, WebhookTopic
+from integrations.http import redact_headers, redact_text
+from integrations.jsontext import storable_text
+from integrations.registry import UnknownAdapter, adapter_class
+from orders.models import MarketplaceAccount
+
+from .models import WebhookEvent, WebhookState
+from .payloads import account_config
+from .publishing import enqueue_processing_soon
+
+logger = logging.getLogger(__name__)
+
+
+def _headers(request: HttpRequest) -> dict[str, str]:
+    """The request's headers (cookies never), each value storable (no NUL)."""
+    return {
+        key: storable_text(value)
+        for key, value in request.headers.items()
+        if key.lower() != "cookie"
+    }
+
+
+def _adapter_class_or_none(key: str):
+    try:
+        return adapter_class(key)
+    except UnknownAdapter:
+        return None
+
+
+METHOD_HEADER = "X-Refund-Desk-Method"  # kept with the stored headers, to parse the event again
+
+
+class WebhookView(View):
+    """One view for every marketplace; the adapter declares which names and methods exist."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete"]
+
+    def dispatch(self, request: HttpRequest, key: str, name: str | None = None):
+        name = name or ""
+        adapter_cls = _adapter_class_or_none(key)
+        endpoints = getattr(adapter_cls, "webhook_endpoints", {}) if adapter_cls else {}
+        if name not in endpoints:
+            return JsonResponse({"message": "Unknown webhook"}, status=404)
+        if request.method not in endpoints[name]:
+            response = JsonResponse({"message": "Method not allowed"}, status=405)
+            response["Allow"] = ", ".join(endpoints[name])
+            return response
+        body = request.body
+        if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
+            return JsonResponse({"message": "Body too large"}, status=413)
+        headers = _headers(request)
+        verified = _verify(
+            adapter_cls, key=key, name=name, method=request.method, headers=headers, body=body
+        )
+        if isinstance(verified, JsonResponse):
+            return verified
+        account, message = verified
+        _store(
+            account=account,
+            key=key,
+            name=name,
+            message=message,
+            headers={**redact_headers(headers), METHOD_HEADER: request.method},
+            body=body,
+        )
+        return JsonResponse({})
+
+
+# Verifying adapters, one per account and process, rebuilt whenever the account's configuration
+# (secret included) differs from the one it was built with. Building an adapter builds its HTTP
+# session, which verification never uses: it was built again on every delivery.
+_verifiers: dict[int, object] = {}
+
+
+def _verifier(adapter_cls, account):
+    config = account_config(account)
+    adapter = _verifiers.get(account.pk)
+    if adapter is None or type(adapter) is not adapter_cls or adapter.account != config:
+        adapter = adapter_cls(config)
+        _verifiers[account.pk] = adapter
+    return adapter
+
+
+_ACCOUNTS = (
+    "SELECT id, name, base_url, credentials, webhook_secret, options FROM {table}"
+    " WHERE adapter_key = %s AND is_enabled ORDER BY name, id"
+)
+
+
+def _enabled_accounts(key: str):
+    """The enabled accounts of one marketplace, read on every delivery (a disabled account or a
+    new secret counts at once) with one plain query, cheaper than the ORM's (BENCHMARKS.md,
+    Webhook intake)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ACCOUNTS.format(table=MarketplaceAccount._meta.db_table), [key])
+        rows = cursor.fetchall()
+    for pk, name, base_url, credentials, secret, options in rows:
+        yield MarketplaceAccount(
+            id=pk,
+            adapter_key=key,
+            name=name,
+            base_url=base_url,
+            credentials=_json_value(credentials),
+            webhook_secret=secret,
+            options=_json_value(options),
+            is_enabled=True,
+        )
+
+
+def _json_value(value):
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _verify(adapter_cls, *, key, name, method, headers, body):
+    refusal = WebhookRejected("No enabled account for this marketplace accepts this webhook")
+    for account in _enabled_accounts(key):
+        if not account.webhook_secret:
+            continue  # refuse when no secret is configured
+        adapter = _verifier(adapter_cls, account)
+        try:
+            message = adapter.parse_webhook(name=name, method=method, headers=headers, body=body)
+        except WebhookRejected as exc:
+            refusal = exc
+            # A signature that fits no account is 401; a verified but unreadable body is final.
+            if exc.status != 401:
+                break
+            continue
+        return account, message
+    return JsonResponse({"message": refusal.message}, status=refusal.status or 401)
+
+
+_INSERT = (
+    "INSERT INTO {table} (account_id, adapter_key, name, delivery_key, topic, headers, body, state,"
+    " error, received_at, processing_attempts, next_attempt_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', %s, 0, NULL)"
+    " ON CONFLICT (adapter_key, delivery_key) DO NOTHING RETURNING id"
+)
+
+
+def storable_body(body: bytes) -> str:
+    """What is kept of a verified body: its text, with what PostgreSQL refuses (NUL) replaced
+    and the values of secret-looking fields redacted. It is parsed again (without verifying:
+    the signature was over the original) when the event is processed."""
+    return redact_text(storable_text(body.decode("utf-8", "replace")))
+
+
+def _store(*, account, key, name, message: WebhookMessage, headers, body) -> int | None:
+    """Store the event in one statement (INSERT ... ON CONFLICT DO NOTHING: a second delivery of
+    the same key inserts nothing and raises nothing) and enqueue it once committed. Returns the
+    new event's id, None for a duplicate. `headers` are stored as given (the view redacts
+    them); the body is stored as `storable_body` makes it."""
+    ignored = message.topic == WebhookTopic.IGNORED
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT.format(table=WebhookEvent._meta.db_table),
+            [
+                account.pk,
+                key,
+                name,
+                storable_text(message.delivery_key[:200]),
+                str(message.topic),
+                json.dumps(headers),
+                storable_body(body),
+                WebhookState.IGNORED if ignored else WebhookState.RECEIVED,
+                timezone.now(),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        logger.debug("duplicate webhook %s %s ignored", key, message.delivery_key)
+        return None
+    event_id = row[0]
+    if not ignored:
+        # Outside a transaction the insert is committed already and this runs at once.
+        transaction.on_commit(lambda: enqueue_processing_soon(event_id))
+    return event_id
+
+
+webhook_view = csrf_exempt(WebhookView.as_view())

@@ -1,0 +1,38 @@
+"""The rate limit an account's adapter declares: a broken adapter fails loudly instead of
+quietly delivering without its platform's limit (Shoplazza's 2 per second)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from integrations.registry import ADAPTERS, BrokenAdapter, Entry
+from orders.models import MarketplaceAccount
+from refunds.delivery.ratelimit import account_rate_limit
+
+
+def test_the_platforms_published_limit_applies():
+    assert account_rate_limit(MarketplaceAccount(adapter_key="shoplazza")) == Decimal("2")
+    assert account_rate_limit(MarketplaceAccount(adapter_key="llzw")) is None
+
+
+def test_an_account_of_an_unknown_marketplace_has_no_limit():
+    assert account_rate_limit(MarketplaceAccount(adapter_key="retired")) is None
+
+
+def test_a_broken_adapter_fails_loudly_instead_of_dropping_the_limit(monkeypatch):
+    monkeypatch.setitem(
+        ADAPTERS,
+        "shoplazza",
+        Entry("Shoplazza", "integrations.shoplazza.client.Missing", "integrations.x.Sandbox"),
+    )
+
+    with pytest.raises(BrokenAdapter):
+        account_rate_limit(MarketplaceAccount(adapter_key="shoplazza"))
+
+
+def test_the_accounts_own_limit_needs_no_adapter():
+    account = MarketplaceAccount(adapter_key="retired", rate_limit_per_second=Decimal("0.5"))
+
+    assert account_rate_limit(account) == Decimal("0.5")
