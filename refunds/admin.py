@@ -17,7 +17,7 @@ from .delivery import admin as _delivery_admin  # noqa: F401 (registers the outb
 from .errors import RefundError
 from .filters import search_refunds
 from .models import Refund, RefundEvent, RefundLine
-from .states import STAFF_PERMISSION, Action
+from .states import Action
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -176,10 +176,10 @@ class RefundAdmin(admin.ModelAdmin):
         return False
 
     def has_approve_permission(self, request):
-        return request.user.has_perm(STAFF_PERMISSION[Action.APPROVE])
+        return rules.staff_may(request.user, Action.APPROVE)
 
     def has_deny_permission(self, request):
-        return request.user.has_perm(STAFF_PERMISSION[Action.DENY])
+        return rules.staff_may(request.user, Action.DENY)
 
     @admin.display(description="Refund", ordering="id")
     def number_link(self, obj):

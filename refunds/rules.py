@@ -78,12 +78,25 @@ def decide_role(actor: Any, action: Action, order: Order) -> Decision:
         return _refused(f"Only a person can {action.value} a refund", "forbidden")
     if not actor.is_active:
         return _refused("This account is disabled", "forbidden")
-    permission = STAFF_PERMISSION.get(action)
-    if Role.STAFF in ROLES[action] and actor.is_staff and permission and actor.has_perm(permission):
+    if staff_may(actor, action):
         return Decision(allowed=True, role=Role.STAFF)
     if Role.CUSTOMER in ROLES[action] and is_owner(actor, order):
         return Decision(allowed=True, role=Role.CUSTOMER)
     return _refused(f"You do not have permission to {action.value} this refund", "forbidden")
+
+
+def staff_may(actor: Any, action: Action) -> bool:
+    """Whether a staff actor may take `action` on some refunds at all (their role and permission,
+    before any refund's own rules): what a list offers as a bulk action."""
+    permission = STAFF_PERMISSION.get(action)
+    return bool(
+        actor is not None
+        and actor.is_active
+        and actor.is_staff
+        and Role.STAFF in ROLES[action]
+        and permission
+        and actor.has_perm(permission)
+    )
 
 
 def decide(actor: Any, refund: Refund, action: Action) -> Decision:

@@ -267,3 +267,12 @@ def test_admin_deny_page_says_beforehand_which_refunds_will_be_refused(
     assert f"will not be denied:</strong> {reason}" in response.content.decode()
     assert Refund.objects.get(pk=cancelled.pk).status == "CANCELLED"
     assert Refund.objects.get(pk=open_refund.pk).status == "REQUESTED"
+
+
+def test_staff_may_is_the_role_part_of_the_rule(agent, customer_user):
+    assert rules.staff_may(agent, Action.APPROVE) is True
+    assert rules.staff_may(agent, Action.CONFIRM) is False  # the system's action only
+    assert rules.staff_may(customer_user, Action.CANCEL) is False  # a customer is no staff
+    assert rules.staff_may(None, Action.DENY) is False
+    agent.is_active = False
+    assert rules.staff_may(agent, Action.APPROVE) is False

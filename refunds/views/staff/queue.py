@@ -11,13 +11,13 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
-from ... import services
+from ... import rules, services
 from ...errors import RefundError
 from ...filters import RefundQueueFilter
 from ...forms import BulkActionForm
 from ...models import Refund
 from ...selectors import refund_queue_queryset, refund_status_counts
-from ...states import FINAL_STATUSES, STAFF_PERMISSION, Action, RefundStatus
+from ...states import FINAL_STATUSES, Action, RefundStatus
 from ._common import StaffPermissionMixin, safe_next
 
 PAGE_SIZES = (10, 25, 50, 100)
@@ -148,8 +148,8 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
             per_page=per_page,
             page_sizes=PAGE_SIZES,
             export_query=request.GET.urlencode(),
-            can_approve=request.user.has_perm(STAFF_PERMISSION[Action.APPROVE]),
-            can_deny=request.user.has_perm(STAFF_PERMISSION[Action.DENY]),
+            can_approve=rules.staff_may(request.user, Action.APPROVE),
+            can_deny=rules.staff_may(request.user, Action.DENY),
             current_url=request.get_full_path(),
             sort_links=sort_links,
         )
