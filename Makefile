@@ -19,9 +19,12 @@ test:
 	@$(UV) run python manage.py makemigrations --check --dry-run --settings=config.settings.test >/dev/null
 	@$(UV) run pytest
 
+## ruff, the import contracts (pyproject.toml [tool.importlinter]) and mypy on the pure modules.
 lint: setup
 	@$(UV) run ruff check .
 	@$(UV) run ruff format --check .
+	@$(UV) run lint-imports --no-cache
+	@$(UV) run mypy
 
 format: setup
 	@$(UV) run ruff format .
