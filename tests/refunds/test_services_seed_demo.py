@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 import requests
 from django.contrib.auth import authenticate
+from django.core import mail
 from django.core.management import call_command
 
 from integrations.sandbox.server import serve_in_thread
@@ -13,6 +14,7 @@ from orders.models import MarketplaceAccount, Order
 from refunds.delivery.models import OutboundAction
 from refunds.models import Refund, RefundEvent
 from refunds.states import RefundStatus
+from tests.fixtures.pipeline import ensure_role_groups
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +76,39 @@ def test_seed_demo_without_sandbox_is_complete_and_idempotent(settings):
     assert "200 orders (0 new)" in out
     assert "(0 new)." in out
     assert _counts() == first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seed_demo_sends_no_mail_and_records_the_finished_deliveries(settings):
+    """Committed for real (the e-mails are due on commit): demo history tells nobody, and each
+    finished refund's create action is final with one attempt holding the platform's answer;
+    PROCESSING ones stay pending for the worker."""
+    ensure_role_groups()
+    _seed(settings, "http://127.0.0.1:9")
+
+    assert mail.outbox == []
+    for key in ("hepsiglobal", "noventiq", "llzw", "shoplazza"):
+        actions = OutboundAction.objects.filter(account__adapter_key=key).select_related("refund")
+        rows = sorted(
+            (
+                a.kind,
+                a.refund.status,
+                a.refund.needs_attention,
+                a.state,
+                a.attempts,
+                a.completed_at is not None,
+                list(a.attempt_log.values_list("outcome", "message")),
+            )
+            for a in actions
+        )
+        refused = [("rejected", "Refund amount exceeds the captured payment")]
+        assert rows == [
+            ("create_refund", "ISSUED", False, "succeeded", 1, True, [("confirmed", "")]),
+            ("create_refund", "ISSUED", False, "succeeded", 1, True, [("confirmed", "")]),
+            ("create_refund", "PROCESSING", False, "pending", 0, False, []),
+            ("create_refund", "PROCESSING", False, "pending", 0, False, []),
+            ("create_refund", "PROCESSING", True, "failed", 1, True, refused),
+        ]
 
 
 def test_seed_demo_loads_the_orders_into_the_sandbox(settings):

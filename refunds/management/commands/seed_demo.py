@@ -20,15 +20,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.test.utils import override_settings
 from django.utils import timezone
 
-from integrations.base import Confirmed, Rejected
+from integrations.base import Confirmed, OutboundKind, Rejected
 from integrations.registry import adapter_class
 from orders.models import Customer, MarketplaceAccount, Order
 from orders.services import order_upsert
+from refunds import notifications
 from refunds.calculator import LineChoice
-from refunds.delivery.models import OutboundAction, OutboundState
+from refunds.delivery.models import OutboundAction
+from refunds.delivery.outbox import action_record_past_delivery
 from refunds.models import Refund
 from refunds.services import (
     Received,
@@ -147,7 +148,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         rng = random.Random(2026)  # noqa: S311 - demo data, not security
         # Demo data is history: no e-mails for it.
-        with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+        with notifications.muted():
             users = self._users()
             accounts = self._accounts()
             created_orders = self._orders(accounts, users, rng)
@@ -241,14 +242,6 @@ class Command(BaseCommand):
                 when = orders[index].placed_at + dt.timedelta(days=1 + index % 3, hours=index)
                 Refund.objects.filter(pk=refund.pk).update(created_at=min(when, timezone.now()))
                 made += 1
-            # Finished refunds have nothing left to send. PROCESSING ones stay pending: the
-            # worker really delivers them to the sandbox, which holds the same orders.
-            OutboundAction.objects.filter(refund__order__account=account).exclude(
-                refund__needs_attention=True
-            ).exclude(refund__status="PROCESSING").update(state=OutboundState.SUCCEEDED)
-            OutboundAction.objects.filter(
-                refund__order__account=account, refund__needs_attention=True
-            ).update(state=OutboundState.FAILED)
         return made
 
     def _refund(self, order, index, scenario, refund_only, users, account) -> Refund:
@@ -314,17 +307,20 @@ class Command(BaseCommand):
                 },
                 note="Box arrived in good condition.",
             )
+        # Finished refunds were delivered before the demo began: their create action is final
+        # with the platform's answer. PROCESSING ones stay pending: the worker really delivers
+        # them to the sandbox, which holds the same orders.
         via = f"{account.adapter_key} (demo)"
         if scenario == "ISSUED":
-            return refund_apply_marketplace_result(
-                refund=refund, result=Confirmed(external_id=f"DEMO-{refund.pk}"), via=via
-            )
+            result = Confirmed(external_id=f"DEMO-{refund.pk}")
+            action_record_past_delivery(_create_action(refund), outcome="confirmed")
+            return refund_apply_marketplace_result(refund=refund, result=result, via=via)
         if scenario == "ATTENTION":
-            return refund_apply_marketplace_result(
-                refund=refund,
-                result=Rejected(code="demo", message="Refund amount exceeds the captured payment"),
-                via=via,
+            result = Rejected(code="demo", message="Refund amount exceeds the captured payment")
+            action_record_past_delivery(
+                _create_action(refund), outcome="rejected", message=result.message
             )
+            return refund_apply_marketplace_result(refund=refund, result=result, via=via)
         return refund
 
     # --- sandbox ---------------------------------------------------------------------------------
@@ -379,6 +375,14 @@ EXPLANATIONS = [
     "",
     "I received a different model.",
 ]
+
+
+def _create_action(refund: Refund) -> int:
+    return (
+        OutboundAction.objects.filter(refund=refund, kind=OutboundKind.CREATE_REFUND)
+        .values_list("pk", flat=True)
+        .get()
+    )
 
 
 def _money(rng, low: int, high: int) -> Decimal:
