@@ -1,3 +1,6 @@
+from collections.abc import Sequence
+from typing import Any
+
 from django.apps import AppConfig
 from django.core import checks
 
@@ -10,7 +13,9 @@ class IntegrationsConfig(AppConfig):
         checks.register(adapters_load, checks.Tags.compatibility)
 
 
-def adapters_load(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+def adapters_load(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """Every registered marketplace adapter imports: a broken one fails `manage.py check` (and
     every server or worker start) instead of going unnoticed until its first delivery."""
     from .registry import broken_adapters

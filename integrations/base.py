@@ -135,7 +135,7 @@ class Accepted:
     external_id: str = ""
     external_request_id: str = ""
     message: str = ""
-    raw: Mapping = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ class Confirmed:
     external_id: str = ""
     external_request_id: str = ""
     message: str = ""
-    raw: Mapping = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ class Rejected:
 
     code: str
     message: str
-    raw: Mapping = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ class FailedForNow:
     message: str
     retry_after: float | None = None
     code: str = ""
-    raw: Mapping = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
     may_have_acted: bool = True
 
 
@@ -238,7 +238,7 @@ class RemoteRefund:
     updated_at: dt.datetime | None = None
     # Our key when the platform echoes it (HepsiGlobal refund_number), else "".
     idempotency_key: str = ""
-    raw: Mapping = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
 
 class WebhookTopic(StrEnum):
@@ -265,7 +265,7 @@ class WebhookMessage:
     quantity: int = 0
     reason: str = ""
     occurred_at: dt.datetime | None = None
-    payload: Mapping = field(default_factory=dict)
+    payload: Mapping[str, Any] = field(default_factory=dict)
 
 
 # --- Credentials ----------------------------------------------------------------------------
@@ -482,7 +482,7 @@ class MarketplaceAdapter:
     def _read_refund_status(self, refund: RefundData) -> Result:
         return Accepted(message="No status API; waiting for the platform's webhook.")
 
-    def _wrap(self, call, refund: RefundData) -> Result:
+    def _wrap(self, call: Callable[[RefundData], Result], refund: RefundData) -> Result:
         try:
             return call(refund)
         except TransientError as exc:

@@ -69,7 +69,7 @@ def redact_header(name: str, value: str) -> str:
     return value
 
 
-def redact_headers(headers) -> dict[str, str]:
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers with credentials replaced and signatures reduced to a fingerprint: what our
     outbound logs show and what is stored of an inbound webhook."""
     return {k: redact_header(k, v) for k, v in dict(headers).items()}
@@ -82,7 +82,7 @@ def redact_text(text: str) -> str:
     return SECRET_FORM_FIELDS.sub(rf"\1{REDACTED}", text)
 
 
-def redact_body(body) -> str:
+def redact_body(body: str | bytes | None) -> str:
     """The first 2000 characters of a body, redacted: what our outbound logs show."""
     if body is None:
         return ""
@@ -99,7 +99,9 @@ class MarketplaceSession(requests.Session):
         self.account_name = account_name
         self.default_timeout = timeout
 
-    def request(self, method, url, *args, **kwargs):
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         kwargs.setdefault("timeout", self.default_timeout)
         if kwargs["timeout"] is None:
             kwargs["timeout"] = self.default_timeout
@@ -107,7 +109,7 @@ class MarketplaceSession(requests.Session):
         try:
             response = super().request(method, url, *args, **kwargs)
         except requests.RequestException as exc:
-            entry = {"account": self.account_name, "method": method, "url": url}
+            entry: dict[str, Any] = {"account": self.account_name, "method": method, "url": url}
             entry.update(error=type(exc).__name__, ms=round((time.monotonic() - started) * 1000))
             logger.warning(json.dumps(entry))
             raise

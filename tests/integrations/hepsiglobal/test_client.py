@@ -133,6 +133,18 @@ def test_timeout_is_failed_for_now(hub, base_url):
     assert result.message == "HepsiGlobal did not answer in time; the call will be retried."
 
 
+def test_any_other_requests_failure_is_failed_for_now_never_an_exception(hub):
+    adapter = HepsiGlobalAdapter(account("ftp://127.0.0.1:9"))
+
+    result = adapter.create_refund(refund_data(KEY))
+
+    assert result == FailedForNow(
+        message="Calling HepsiGlobal failed (InvalidSchema); the call will be retried.",
+        code="request",
+        may_have_acted=False,
+    )
+
+
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_server_errors_are_failed_for_now(adapter, base_url, status):
     set_faults(base_url, script=[{"fault": str(status), "path": "/v1/refunds"}])

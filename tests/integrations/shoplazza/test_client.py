@@ -462,6 +462,16 @@ def test_server_errors_are_failed_for_now(sim, api, base_url, status):
     assert ledger(base_url) == 0
 
 
+def test_any_other_requests_failure_is_failed_for_now_never_an_exception():
+    result = make_adapter("ftp://127.0.0.1:9").create_refund(refund())
+
+    assert result == FailedForNow(
+        message="Calling Shoplazza failed (InvalidSchema); retrying later",
+        code="request",
+        may_have_acted=False,
+    )
+
+
 def test_hang_until_read_timeout_is_failed_for_now(sim, api, base_url):
     control(
         base_url, "PUT", "faults", {"script": [{"fault": "hang", "method": "GET", "seconds": 2}]}
