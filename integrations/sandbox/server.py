@@ -12,7 +12,9 @@ It keeps its own state in memory, apart from Refund Desk's database. The control
     GET  /_control/<key>/ledger?key=<key>        refunds the platform holds (for one of our keys)
     POST /_control/<key>/advance                 move asynchronous work on now (webhooks, statuses)
     GET  /_control/<key>/requests                the requests the simulator received
-    GET  /_control/<key>/webhooks                the webhooks it sent, with our answers
+    GET  /_control/<key>/webhooks                the webhooks it sent, with our answers, and
+                                                 how many are pending (queued, held or being
+                                                 sent: 0 means every one scheduled was sent)
     POST /_control/<key>/webhooks/release?order=reverse&duplicate=1   send held webhooks
 """
 
@@ -253,6 +255,7 @@ class SandboxHub:
         self._queue: list[_Webhook] = []
         self._held: dict[str, list[_Webhook]] = {k: [] for k in self.simulators}
         self._sent: dict[str, list[dict]] = {k: [] for k in self.simulators}
+        self._sending: dict[str, int] = dict.fromkeys(self.simulators, 0)
         self._seq = 0
         self._cv = threading.Condition()
         self._stopping = False
@@ -318,6 +321,7 @@ class SandboxHub:
                 if self._stopping:
                     return
                 hook = heapq.heappop(self._queue)
+                self._sending[hook.key] += 1
             entry = {
                 "url": hook.url,
                 "method": hook.method,
@@ -335,10 +339,13 @@ class SandboxHub:
                 entry["error"] = type(exc).__name__
             with self._cv:
                 self._sent[hook.key].append(entry)
+                self._sending[hook.key] -= 1
 
     def pending_webhooks(self, key: str) -> int:
+        """Webhooks of `key` not sent yet: queued, held, or on their way."""
         with self._cv:
-            return sum(1 for h in self._queue if h.key == key) + len(self._held[key])
+            queued = sum(1 for h in self._queue if h.key == key)
+            return queued + len(self._held[key]) + self._sending[key]
 
     def stop(self) -> None:
         with self._cv:

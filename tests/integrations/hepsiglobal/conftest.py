@@ -57,6 +57,7 @@ class Receiver:
     def __init__(self):
         self.calls: list[dict] = []
         self.lock = threading.Lock()
+        self.hub = None  # the sandbox sending to it (set by the `hub` fixture)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -94,11 +95,13 @@ class Receiver:
             self.calls.clear()
 
     def wait_for(self, count: int, limit: float = 5.0) -> list[dict]:
-        """Wait until `count` webhooks arrived (the sandbox sends them from its own thread)."""
+        """Wait until at least `count` webhooks arrived and the sandbox (which sends them from
+        its own thread) has none left to send; return every call."""
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
+            drained = self.hub is None or self.hub.pending_webhooks("hepsiglobal") == 0
             with self.lock:
-                if len(self.calls) >= count:
+                if len(self.calls) >= count and drained:
                     return list(self.calls)
             time.sleep(0.02)
         with self.lock:
@@ -136,6 +139,7 @@ def hub(sandbox, receiver):
     ).raise_for_status()
     requests.post(f"{base_url}/_control/hepsiglobal/orders", json=[ORDER], timeout=5)
     receiver.clear()
+    receiver.hub = hub
     return hub
 
 

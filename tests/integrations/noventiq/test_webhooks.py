@@ -15,13 +15,14 @@ from .conftest import make_account, make_refund
 
 
 def _sent_webhooks(base_url, count):
-    """Wait until the sandbox's sender has tried `count` webhooks (delivered to a 404 sink)."""
+    """Wait until the sandbox's sender has tried at least `count` webhooks (delivered to a 404
+    sink) and has none left to send; return every one it sent."""
     for _ in range(100):
-        sent = requests.get(f"{base_url}/_control/noventiq/webhooks", timeout=5).json()["sent"]
-        if len(sent) >= count:
-            return sent
+        state = requests.get(f"{base_url}/_control/noventiq/webhooks", timeout=5).json()
+        if len(state["sent"]) >= count and state["pending"] == 0:
+            return state["sent"]
         time.sleep(0.05)
-    raise AssertionError(f"the sandbox sent {len(sent)} webhooks, expected {count}")
+    raise AssertionError(f"the sandbox sent {len(state['sent'])} webhooks, expected {count}")
 
 
 @pytest.fixture

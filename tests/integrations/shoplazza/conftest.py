@@ -189,12 +189,14 @@ def token(api: str) -> str:
 
 
 def sent_webhooks(base_url: str, count: int) -> list[dict]:
-    """Wait (at most 5 s) until the sandbox has sent `count` webhooks; return them."""
+    """Wait (at most 5 s) until the sandbox has sent at least `count` webhooks and has none left
+    to send; return every one it sent."""
     deadline = time.monotonic() + 5
     while True:
-        sent = control(base_url, "GET", "webhooks")["sent"]
-        if len(sent) >= count or time.monotonic() > deadline:
-            return sent
+        state = control(base_url, "GET", "webhooks")
+        done = len(state["sent"]) >= count and state["pending"] == 0
+        if done or time.monotonic() > deadline:
+            return state["sent"]
         time.sleep(0.05)
 
 
