@@ -15,6 +15,7 @@ unpaired surrogates: replaced). Bodies are parsed with a bounded depth (integrat
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
@@ -156,12 +157,36 @@ def _verify(adapter_cls, *, key, name, method, headers, body):
     return JsonResponse({"message": refusal.message}, status=refusal.status or 401)
 
 
-_INSERT = (
-    "INSERT INTO {table} (account_id, adapter_key, name, delivery_key, topic, headers, body, state,"
-    " error, received_at, processing_attempts, next_attempt_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', %s, 0, NULL)"
-    " ON CONFLICT (adapter_key, delivery_key) DO NOTHING RETURNING id"
+# The columns the intake writes, named by the model; the statement is built from its metadata.
+_STORED = (
+    "account",
+    "adapter_key",
+    "name",
+    "delivery_key",
+    "topic",
+    "headers",
+    "body",
+    "state",
+    "error",
+    "received_at",
+    "processing_attempts",
+    "next_attempt_at",
 )
+
+
+@functools.cache
+def _insert_sql(vendor: str) -> str:
+    """INSERT ... ON CONFLICT (the delivery key's unique constraint) DO NOTHING RETURNING id, from
+    the model's table, columns and constraint (PostgreSQL, and SQLite for `make run`)."""
+    meta, quote = WebhookEvent._meta, connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _STORED)
+    unique = next(c for c in meta.constraints if c.name == "webhook_delivery_once")
+    conflict = ", ".join(quote(meta.get_field(name).column) for name in unique.fields)
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({columns})"  # noqa: S608 (model names only)
+        f" VALUES ({', '.join(['%s'] * len(_STORED))})"
+        f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
 
 
 def storable_body(body: bytes) -> str:
@@ -177,21 +202,24 @@ def _store(*, account, key, name, message: WebhookMessage, headers, body) -> int
     new event's id, None for a duplicate. `headers` are stored as given (the view redacts
     them); the body is stored as `storable_body` makes it."""
     ignored = message.topic == WebhookTopic.IGNORED
+    values = {
+        "account": account.pk,
+        "adapter_key": key,
+        "name": name,
+        "delivery_key": storable_text(message.delivery_key[:200]),
+        "topic": str(message.topic),
+        "headers": headers,
+        "body": storable_body(body),
+        "state": WebhookState.IGNORED if ignored else WebhookState.RECEIVED,
+        "error": "",
+        "received_at": timezone.now(),
+        "processing_attempts": 0,
+        "next_attempt_at": None,
+    }
+    meta = WebhookEvent._meta
+    params = [meta.get_field(name).get_db_prep_save(values[name], connection) for name in _STORED]
     with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT.format(table=WebhookEvent._meta.db_table),
-            [
-                account.pk,
-                key,
-                name,
-                storable_text(message.delivery_key[:200]),
-                str(message.topic),
-                json.dumps(headers),
-                storable_body(body),
-                WebhookState.IGNORED if ignored else WebhookState.RECEIVED,
-                timezone.now(),
-            ],
-        )
+        cursor.execute(_insert_sql(connection.vendor), params)
         row = cursor.fetchone()
     if row is None:
         logger.debug("duplicate webhook %s %s ignored", key, message.delivery_key)

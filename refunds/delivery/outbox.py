@@ -172,31 +172,37 @@ def _instance(model, values):
     return model.from_db(connection.alias, [f.attname for f in fields], row)
 
 
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
 @functools.cache
 def _fast_claim_sql() -> str:
     action_cols = ", ".join(f'a."{f.column}"' for f in OutboundAction._meta.concrete_fields)
     account_cols = ", ".join(f'm."{f.column}"' for f in MarketplaceAccount._meta.concrete_fields)
-    # Only column names from the models are interpolated; every value is a parameter.
+    actions, attempts = _table(OutboundAction), _table(OutboundAttempt)
+    accounts = _table(MarketplaceAccount)
+    # Only table and column names from the models are interpolated; every value is a parameter.
     return f"""
         WITH claimed AS (
-            UPDATE integrations_outboundaction AS a
+            UPDATE {actions} AS a
                SET state = %(in_flight)s, attempts = a.attempts + 1,
                    claimed_until = %(lease)s, updated_at = %(now)s
              WHERE a.id = (
-                   SELECT o.id FROM integrations_outboundaction o
-                     JOIN orders_marketplaceaccount am ON am.id = o.account_id
+                   SELECT o.id FROM {actions} o
+                     JOIN {accounts} am ON am.id = o.account_id
                     WHERE o.id = %(id)s AND o.state = %(pending)s AND o.next_attempt_at <= %(now)s
                       AND COALESCE(am.rate_limit_per_second, 0) = 0
                       AND am.adapter_key = ANY(%(keys)s)
                       FOR UPDATE OF o SKIP LOCKED)
             RETURNING a.*
         ), logged AS (
-            INSERT INTO integrations_outboundattempt
+            INSERT INTO {attempts}
                    (action_id, number, started_at, finished_at, outcome, message, response)
             SELECT id, attempts, %(now)s, NULL, 'started', '', '{{}}'::jsonb FROM claimed
         )
         SELECT {action_cols}, {account_cols}
-          FROM claimed a JOIN orders_marketplaceaccount m ON m.id = a.account_id"""  # noqa: S608
+          FROM claimed a JOIN {accounts} m ON m.id = a.account_id"""  # noqa: S608
 
 
 def _fast_start_attempt(action_id: int, now: dt.datetime) -> Claim | None:
@@ -354,10 +360,10 @@ def action_finish_attempt(
     params.append(now)
     with connection.cursor() as cursor:
         cursor.execute(
-            "WITH attempt AS (UPDATE integrations_outboundattempt"  # noqa: S608 (fixed clauses)
+            f"WITH attempt AS (UPDATE {_table(OutboundAttempt)}"  # noqa: S608 (model names only)
             " SET finished_at = %s, outcome = %s, message = %s, response = %s::jsonb"
             " WHERE action_id = %s AND number = %s)"
-            f" UPDATE integrations_outboundaction SET {', '.join(sets)} WHERE id = %s",
+            f" UPDATE {_table(OutboundAction)} SET {', '.join(sets)} WHERE id = %s",
             [now, outcome, message, json.dumps(response), action.pk, number, *params, action.pk],
         )
 

@@ -135,7 +135,8 @@ def test_claim_and_apply_lock_the_action_row_not_the_account(action):
             or 'FOR UPDATE OF "integrations_outboundaction" SKIP LOCKED' in sql
             # the one-statement claim: `o` is the action; the account is joined unlocked
             or (
-                "FROM integrations_outboundaction o" in sql and "FOR UPDATE OF o SKIP LOCKED" in sql
+                'FROM "integrations_outboundaction" o' in sql
+                and "FOR UPDATE OF o SKIP LOCKED" in sql
             )
         )  # ...but only the action row is locked
 
