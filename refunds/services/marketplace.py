@@ -150,7 +150,7 @@ def refund_apply_marketplace_result(
                 if money_kind and refund.outcome_unknown:
                     refund.outcome_unknown = False  # the platform answered: it is known now
                     fields.append("outcome_unknown")
-                    rid = refund.pk
+                rid = refund.pk
                 transaction.on_commit(lambda: notifications.needs_attention(rid))
         elif isinstance(result, Accepted) and money_kind and refund.outcome_unknown:
             # Asked again after an unknown outcome, the platform holds the refund (or took it
