@@ -146,6 +146,9 @@ ACTION_FORMS = {
 def _render_detail(request, refund: Refund, *, bound: dict | None = None, status: int = 200):
     refundable = order_refundable(refund.order)
     shown, notes = _available_actions(request.user, refund)
+    # A refusal already shown as the posted form's error is not repeated as a note.
+    errors = {_sentence(e) for form in (bound or {}).values() for e in form.non_field_errors()}
+    notes = [note for note in notes if note not in errors]
     forms = {}
     # A refused form is shown with its error even when the action is no longer offered.
     for name in sorted(shown | set(bound or {}), key=list(ACTION_FORMS).index):

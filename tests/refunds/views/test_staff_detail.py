@@ -317,3 +317,17 @@ def test_an_unknown_outcome_offers_retry_but_not_deny(client, agent, agent2, ord
 
     queue = client.get(reverse("staff:refund-queue")).content.decode()
     assert "Outcome unknown</span>" in queue
+
+
+@pytest.mark.django_db
+def test_a_refused_action_says_why_once(client, agent, order):
+    refund = _refund(order, agent)
+    client.force_login(agent)
+    page = client.get(_detail(refund))
+    reason = "You requested this refund, so someone else must approve it."
+    assert page.context["action_notes"] == [reason]
+    response = client.post(_action(refund, "approve"), {"approve-note": ""})
+    assert response.status_code == 400
+    assert response.context["forms"]["approve"].non_field_errors() == [reason[:-1]]
+    assert response.context["action_notes"] == []
+    assert response.content.decode().count("someone else must approve it") == 1
