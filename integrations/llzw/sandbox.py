@@ -8,7 +8,8 @@ Mounted under /llzw by the sandbox hub. Demo credentials, accepted without confi
 
 `configure({...})` keys: `seller_username`, `seller_password`, `customer_password`,
 `session_ttl` (seconds a login session lives, default 1800), `users` (extra accounts:
-{"name": {"password": ..., "role": "SELLER" | "CUSTOMER"}}).
+{"name": {"password": ..., "role": "SELLER" | "CUSTOMER"}}), `clock_offset` (seconds added to
+the simulator's clock, default 0: sessions expire, timestamps move, without waiting).
 
 Paths (the shop's own):
     POST   /api/v1/login                form username, password -> cookie JSESSIONID
@@ -188,9 +189,9 @@ class LlzwSandbox(Simulator):
     def not_found(self, request: SandboxRequest) -> SandboxResponse:
         return self._error("API.ENTITY_NOT_FOUND", f"No endpoint {request.method} {request.path}")
 
-    @staticmethod
-    def _now() -> dt.datetime:
-        return dt.datetime.now(dt.UTC)
+    def _now(self) -> dt.datetime:
+        offset = float(self.config.get("clock_offset", 0))
+        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset)
 
     # --- users and sessions -----------------------------------------------------------------
     def _users(self) -> dict[str, dict]:

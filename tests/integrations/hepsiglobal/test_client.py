@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 
 import pytest
@@ -19,6 +18,7 @@ from integrations.base import (
 from integrations.hepsiglobal.client import HepsiGlobalAdapter
 from integrations.hepsiglobal.mapping import ERROR_CODES, RESULT_ERROR_CODES
 from integrations.http import MarketplaceSession
+from tests.fixtures.clock import FakeClock, on_clock
 
 from .conftest import (
     account,
@@ -278,17 +278,20 @@ def test_token_is_cached_between_calls(adapter, base_url):
 
 
 def test_token_is_renewed_before_it_expires(hub, base_url):
-    requests.put(
-        f"{base_url}/_control/hepsiglobal/config", json={"token_ttl": 1}, timeout=5
-    ).raise_for_status()
-    adapter = HepsiGlobalAdapter(account(base_url))
+    # The sandbox's tokens last an hour (the hub fixture); our clock is moved by hand.
+    clock = FakeClock()
+    adapter = on_clock(HepsiGlobalAdapter(account(base_url)), clock)
+    renew_at = 3600 - HepsiGlobalAdapter.token_renew_margin
 
     assert isinstance(adapter.create_refund(refund_data("RD1-create-refund-1")), Accepted)
-    time.sleep(1.1)
+    clock.advance(renew_at - 1)
     assert isinstance(adapter.create_refund(refund_data("RD2-create-refund-1")), Accepted)
+    assert len(sandbox_requests(base_url, "/v1/auth/token")) == 1  # not due yet
+    clock.advance(2)  # still valid for a while, but within the renewal margin
+    assert isinstance(adapter.create_refund(refund_data("RD3-create-refund-1")), Accepted)
 
     assert len(sandbox_requests(base_url, "/v1/auth/token")) == 2
-    assert len(sandbox_requests(base_url, "/v1/refunds")) == 2
+    assert len(sandbox_requests(base_url, "/v1/refunds")) == 3  # no call was refused and repeated
 
 
 def test_token_refused_with_401_is_renewed_once_and_the_call_retried(adapter, base_url):
