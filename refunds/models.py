@@ -255,6 +255,7 @@ from .delivery.models import (  # noqa: E402, F401
     OutboundAction,
     OutboundAttempt,
     OutboundState,
+    RateBucket,
     WebhookEvent,
     WebhookState,
 )

@@ -150,9 +150,6 @@ SANDBOX_URL = env("SANDBOX_URL", "http://127.0.0.1:8001")
 # Marketplace HTTP calls: never without a timeout.
 MARKETPLACE_CONNECT_TIMEOUT = float(env("MARKETPLACE_CONNECT_TIMEOUT", "3.05"))
 MARKETPLACE_READ_TIMEOUT = float(env("MARKETPLACE_READ_TIMEOUT", "10"))
-# The Redis that holds the per-request rate limit buckets (refunds.delivery.ratelimit); empty:
-# the Celery broker's when it is Redis, else no per-request limit (the attempt log still holds).
-MARKETPLACE_RATE_LIMIT_REDIS_URL = env("MARKETPLACE_RATE_LIMIT_REDIS_URL", "")
 
 # Celery: at-least-once delivery.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")

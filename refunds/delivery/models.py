@@ -149,3 +149,27 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.adapter_key} {self.name} {self.delivery_key}"
+
+
+class RateBucket(models.Model):
+    """One marketplace account's rate limit, shared by every worker process: the generic cell
+    rate algorithm's "theoretical arrival time" of the next call (refunds.delivery.ratelimit),
+    one bucket for starting delivery attempts and one for the HTTP requests they make."""
+
+    class Scope(models.TextChoices):
+        ATTEMPTS = "attempts", "Delivery attempts"
+        REQUESTS = "requests", "HTTP requests"
+
+    account = models.ForeignKey(
+        "orders.MarketplaceAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    next_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "scope"], name="rate_bucket_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.scope}: next at {self.next_at}"

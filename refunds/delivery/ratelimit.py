@@ -1,11 +1,18 @@
-"""Per-account request rate limit, shared by every worker process.
+"""Per-account rate limit, shared by every worker process: one limiter, in the database.
 
-A sliding-window log kept in the database: the attempt rows the delivery task writes before each
-call *are* the log. Under a row lock on the marketplace account, we count the attempts started
-in the last window; when the window is full, the caller is told how long to wait. Because the
-check and the attempt row are written in one transaction under that lock, two workers can never
-both take the last slot. It needs no Redis, so it works on the filesystem broker of `make run`
-as well as on Redis in production.
+The generic cell rate algorithm (GCRA): a bucket row per account and scope holds the time at which
+the next call may go ("theoretical arrival time"). Taking a slot locks the row, moves that time
+on by one interval (1 / rate) and says go, or says how long to wait. The check and the move are
+one short transaction under the row lock, so two workers can never take the same slot; it needs
+no Redis, so it holds on the filesystem broker of `make run`, on Redis and on RabbitMQ alike.
+
+Two buckets per account, the same algorithm:
+- "attempts" (the outbox claim, `account_wait_seconds`): a delivery attempt starts only when the
+  account has room, with a burst of one window (2/s: two attempts at once, then one every 0.5 s);
+  an attempt that must wait goes back to the queue without being counted.
+- "requests" (every HTTP request of a rate-limited account, `throttled_session`): spaced evenly,
+  no burst, so no second ever holds more than the published rate (a burst would trip the
+  platform's own leaky bucket). An attempt makes several (token, look-up, create).
 
 The limit is the account's own `rate_limit_per_second` when set, else the platform's published
 one (`Capabilities.rate_limit_per_second`, e.g. Shoplazza 2/s); neither means no limit.
@@ -14,27 +21,28 @@ one (`Capabilities.rate_limit_per_second`, e.g. Shoplazza 2/s); neither means no
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 import time
 from decimal import Decimal
 
-import redis
-from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from integrations.base import TransientError
 from integrations.http import build_session
 from integrations.registry import UnknownAdapter, adapter_class
-from orders.models import MarketplaceAccount
 
-from .models import OutboundAttempt
+from .models import RateBucket
+
+# The longest a request waits for its slot before the attempt gives up (and is retried later).
+MAX_REQUEST_WAIT = 5.0
+# The limiter's clock (a test drives its own).
+clock = timezone.now
 
 
 def account_rate_limit(account) -> Decimal | None:
     if account.rate_limit_per_second:
         return Decimal(account.rate_limit_per_second)
-
     try:
         return adapter_class(account.adapter_key).capabilities.rate_limit_per_second
     except UnknownAdapter:  # a BrokenAdapter fails loudly: never deliver without the limit
@@ -42,107 +50,64 @@ def account_rate_limit(account) -> Decimal | None:
 
 
 def window(rate: Decimal) -> tuple[float, int]:
-    """(window seconds, requests allowed in it): 2/s -> (1, 2); 0.5/s -> (2, 1)."""
+    """(window seconds, calls allowed in it): 2/s -> (1, 2); 0.5/s -> (2, 1)."""
     seconds = max(1.0, float(1 / rate))
     return seconds, max(1, math.floor(float(rate) * seconds))
 
 
-def account_wait_seconds(account) -> float:
-    """Seconds to wait before the next call on `account` (0: go now). Call inside a transaction
-    that then writes the OutboundAttempt row; it holds the account row lock until commit."""
+def take_slot(account_id: int, scope: str, rate: Decimal, *, burst: int = 1) -> float:
+    """Take one slot of the account's `scope` bucket: 0.0 (taken, go now) or the seconds to wait
+    (nothing taken). `burst` calls may go at once before they are spaced by 1 / rate."""
+    interval = dt.timedelta(seconds=1 / float(rate))
+    tolerance = interval * (burst - 1)
+    with transaction.atomic():
+        bucket = (
+            RateBucket.objects.select_for_update()
+            .filter(account_id=account_id, scope=scope)
+            .first()
+        )
+        if bucket is None:  # the account's first call: make its bucket (once, whoever races)
+            RateBucket.objects.bulk_create(
+                [RateBucket(account_id=account_id, scope=scope)], ignore_conflicts=True
+            )
+            bucket = RateBucket.objects.select_for_update().get(account_id=account_id, scope=scope)
+        now = clock()  # after the lock: the slot is stamped after whoever held it
+        arrival = max(bucket.next_at or now, now)
+        wait = (arrival - tolerance - now).total_seconds()
+        if wait > 0:
+            return wait
+        bucket.next_at = arrival + interval
+        bucket.save(update_fields=["next_at"])
+    return 0.0
 
+
+def account_wait_seconds(account) -> float:
+    """Seconds before a delivery attempt on `account` may start (0: start now, its slot taken)."""
     rate = account_rate_limit(account)
     if not rate or rate <= 0:
         return 0.0
-    # FOR NO KEY UPDATE: limiters still queue on each other, but new outbox rows referencing the
-    # account (their foreign-key check takes FOR KEY SHARE) are not held up until commit.
-    MarketplaceAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
-    now = timezone.now()  # after the lock: the caller's attempt row is stamped after this too
-    seconds, allowed = window(rate)
-    since = now - dt.timedelta(seconds=seconds)
-    recent = list(
-        OutboundAttempt.objects.filter(action__account_id=account.pk, started_at__gt=since)
-        .order_by("-started_at")
-        .values_list("started_at", flat=True)[:allowed]
-    )
-    if len(recent) < allowed:
-        return 0.0
-    oldest = recent[-1]
-    return max((oldest + dt.timedelta(seconds=seconds) - now).total_seconds(), 0.001)
-
-
-# --- per request (Redis) ----------------------------------------------------------------------
-#
-# An attempt may make several HTTP requests (token, look-up, create), so the attempt log above
-# is a coarse guard. When Redis is available (production and the tests: the broker), every
-# request of a rate-limited account also takes a slot from a GCRA token bucket in Redis, shared
-# by all workers: `throttled_session`. Without Redis (the filesystem broker of `make run`) only
-# the attempt log applies.
-
-# Generic cell rate algorithm: one key per account holding the "theoretical arrival time".
-# Returns "0" when the request may go now, else the seconds to wait. Redis's own clock is used so
-# that workers on different hosts agree.
-GCRA_SCRIPT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local wait = tat - tolerance - now
-if wait > 0 then return tostring(wait) end
-local new_tat = tat + interval
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
-return '0'
-"""
-
-
-def _redis_url() -> str:
-    url = settings.MARKETPLACE_RATE_LIMIT_REDIS_URL or str(settings.CELERY_BROKER_URL)
-    return url if url.startswith(("redis://", "rediss://")) else ""
-
-
-@functools.cache
-def _redis_client(url: str):
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-
-
-def request_slot_wait(account_id: int, rate: Decimal) -> float:
-    """Take one request slot for the account; return 0 (taken) or the seconds to wait. Without
-    Redis, or when Redis does not answer, requests are not held back here."""
-    url = _redis_url()
-    if not url:
-        return 0.0
-    seconds, allowed = window(rate)
-    interval = seconds / allowed
-    try:
-        # No burst tolerance: requests are spaced evenly, so no second ever holds more than
-        # the published rate (a burst would trip the platform's own leaky bucket).
-        wait = _redis_client(url).eval(
-            GCRA_SCRIPT, 1, f"refund-desk:rate:{account_id}", interval, 0
-        )
-    except redis.RedisError:
-        return 0.0
-    return float(wait)
+    _, allowed = window(rate)
+    return take_slot(account.pk, RateBucket.Scope.ATTEMPTS, rate, burst=allowed)
 
 
 def throttled_session(config, rate: Decimal | None):
-    """A marketplace session (integrations.http) that waits for a request slot before each call;
-    a wait longer than `max_wait` gives up with a TransientError (the action is retried)."""
+    """A marketplace session (integrations.http) that takes a request slot before each call; a
+    wait longer than MAX_REQUEST_WAIT gives up with a TransientError (nothing was sent: the
+    action is retried)."""
     session = build_session(config)
     if not rate or rate <= 0:
         return session
     send = session.request
 
     def request(method, url, *args, **kwargs):
-
         waited = 0.0
-        while (wait := request_slot_wait(config.account_id, rate)) > 0:
-            if waited + wait > 5:
+        while (wait := take_slot(config.account_id, RateBucket.Scope.REQUESTS, rate)) > 0:
+            if waited + wait > MAX_REQUEST_WAIT:
                 raise TransientError(
                     f"{config.name}: over its rate limit of {rate} requests per second",
                     retry_after=wait,
                     code="rate_limited",
+                    may_have_acted=False,
                 )
             time.sleep(wait)
             waited += wait

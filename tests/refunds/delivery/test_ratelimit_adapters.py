@@ -1,16 +1,20 @@
-"""The rate limit an account's adapter declares: a broken adapter fails loudly instead of
-quietly delivering without its platform's limit (Shoplazza's 2 per second)."""
+"""The rate limit: what an account's adapter declares (a broken adapter fails loudly instead of
+quietly delivering without its platform's limit, Shoplazza's 2 per second), and the one limiter
+that holds every worker to it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
 
-from config.settings import base as base_settings
 from integrations.registry import ADAPTERS, BrokenAdapter, Entry
 from orders.models import MarketplaceAccount
-from refunds.delivery.ratelimit import _redis_url, account_rate_limit
+from refunds.delivery import ratelimit
+from refunds.delivery.models import RateBucket
+from refunds.delivery.ratelimit import account_rate_limit, account_wait_seconds, take_slot
+from tests import factories
 
 
 def test_the_platforms_published_limit_applies():
@@ -39,12 +43,58 @@ def test_the_accounts_own_limit_needs_no_adapter():
     assert account_rate_limit(account) == Decimal("0.5")
 
 
-def test_the_redis_of_the_request_buckets_is_a_declared_setting(settings):
-    assert "MARKETPLACE_RATE_LIMIT_REDIS_URL" in vars(base_settings)
-    settings.MARKETPLACE_RATE_LIMIT_REDIS_URL = ""
-    settings.CELERY_BROKER_URL = "filesystem://"
-    assert _redis_url() == ""
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/3"
-    assert _redis_url() == "redis://127.0.0.1:6379/3"
-    settings.MARKETPLACE_RATE_LIMIT_REDIS_URL = "rediss://limits.example:6380/0"
-    assert _redis_url() == "rediss://limits.example:6380/0"
+# --- the one limiter: GCRA buckets in the database, on a driven clock -------------------------
+
+T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = {"t": T0}
+    monkeypatch.setattr(ratelimit, "clock", lambda: now["t"])
+
+    def advance(seconds):
+        now["t"] += dt.timedelta(seconds=seconds)
+
+    return advance
+
+
+@pytest.mark.django_db
+def test_requests_are_spaced_evenly_without_a_burst(clock):
+    account = factories.AccountFactory()
+    two = Decimal("2")
+    assert take_slot(account.pk, "requests", two) == 0.0
+    assert take_slot(account.pk, "requests", two) == pytest.approx(0.5)  # nothing taken
+    clock(0.2)
+    assert take_slot(account.pk, "requests", two) == pytest.approx(0.3)
+    clock(0.3)
+    assert take_slot(account.pk, "requests", two) == 0.0
+    clock(10)  # idle time is not saved up for a burst later
+    assert take_slot(account.pk, "requests", two) == 0.0
+    assert take_slot(account.pk, "requests", two) == pytest.approx(0.5)
+
+
+@pytest.mark.django_db
+def test_attempts_may_start_a_window_at_once_then_one_per_interval(clock):
+    account = factories.AccountFactory(rate_limit_per_second=Decimal("2"))
+    assert [account_wait_seconds(account) for _ in range(3)] == [0.0, 0.0, pytest.approx(0.5)]
+    clock(0.5)
+    assert account_wait_seconds(account) == 0.0
+
+
+@pytest.mark.django_db
+def test_buckets_are_per_account_and_scope(clock):
+    first, second = factories.AccountFactory(), factories.AccountFactory()
+    one = Decimal("1")
+    assert take_slot(first.pk, "requests", one) == 0.0
+    assert take_slot(second.pk, "requests", one) == 0.0
+    assert take_slot(first.pk, "attempts", one) == 0.0
+    assert take_slot(first.pk, "requests", one) == pytest.approx(1.0)
+    assert RateBucket.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_an_account_without_a_limit_never_waits(clock):
+    account = factories.AccountFactory(adapter_key="llzw")
+    assert [account_wait_seconds(account) for _ in range(5)] == [0.0] * 5
+    assert RateBucket.objects.count() == 0
