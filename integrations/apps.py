@@ -18,7 +18,7 @@ def adapters_load(
 ) -> list[checks.CheckMessage]:
     """Every registered marketplace adapter imports: a broken one fails `manage.py check` (and
     every server or worker start) instead of going unnoticed until its first delivery."""
-    from .registry import broken_adapters
+    from .registry import broken_adapters  # when the check runs: apps.py loads before the apps
 
     return [
         checks.Error(

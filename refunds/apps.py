@@ -16,6 +16,7 @@ class RefundsConfig(AppConfig):
 def _groups_after_migrate(sender, **kwargs) -> None:
     if getattr(sender, "label", None) not in OUR_APPS:
         return
+    # Imported when the signal fires: the app registry is ready then, not when apps.py loads.
     from django.apps import apps as global_apps
 
     from .roles import ensure_groups

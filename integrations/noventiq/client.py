@@ -40,6 +40,7 @@ from integrations.base import (
     Token,
     TransientError,
     WebhookMessage,
+    WebhookRejected,
     with_headers,
 )
 
@@ -294,8 +295,6 @@ class NoventiqAdapter(MarketplaceAdapter):
         )
 
     def parse_webhook(self, *, name, method, headers, body, verified=False) -> WebhookMessage:
-        from integrations.base import WebhookRejected
-
         if name not in self.webhook_endpoints:
             raise WebhookRejected(f"Noventiq sends no {name!r} webhook", status=404)
         if method.upper() not in self.webhook_endpoints[name]:

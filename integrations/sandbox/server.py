@@ -247,6 +247,7 @@ class SandboxHub:
         callback_url: str = "",
         simulators: dict[str, type[Simulator]] | None = None,
     ):
+        # Here, not at the top: the registry names the simulators, which import this module.
         from integrations.registry import ADAPTERS, sandbox_class
 
         self.callback_url = callback_url or "http://127.0.0.1:8000"
