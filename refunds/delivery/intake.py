@@ -109,10 +109,23 @@ def _verifier(adapter_cls, account):
     return adapter
 
 
-_ACCOUNTS = (
-    "SELECT id, name, base_url, credentials, webhook_secret, options FROM {table}"
-    " WHERE adapter_key = %s AND is_enabled ORDER BY name, id"
-)
+# What verification needs of an account, read by a statement built from the model's metadata.
+_ACCOUNT_FIELDS = ("id", "name", "base_url", "credentials", "webhook_secret", "options")
+
+
+@functools.cache
+def _accounts_sql(vendor: str) -> str:
+    meta, quote = MarketplaceAccount._meta, connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    return (
+        f"SELECT {', '.join(column(n) for n in _ACCOUNT_FIELDS)}"  # noqa: S608 (model names)
+        f" FROM {quote(meta.db_table)}"
+        f" WHERE {column('adapter_key')} = %s AND {column('is_enabled')}"
+        f" ORDER BY {column('name')}, {column('id')}"
+    )
 
 
 def _enabled_accounts(key: str):
@@ -120,7 +133,7 @@ def _enabled_accounts(key: str):
     new secret counts at once) with one plain query, cheaper than the ORM's (BENCHMARKS.md,
     Webhook intake)."""
     with connection.cursor() as cursor:
-        cursor.execute(_ACCOUNTS.format(table=MarketplaceAccount._meta.db_table), [key])
+        cursor.execute(_accounts_sql(connection.vendor), [key])
         rows = cursor.fetchall()
     for pk, name, base_url, credentials, secret, options in rows:
         yield MarketplaceAccount(
