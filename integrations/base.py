@@ -116,6 +116,10 @@ class RefundData:
     lines: tuple[RefundLineData, ...] = ()
     payments: tuple[PaymentShare, ...] = ()
     order_grand_total: Decimal = Decimal("0")
+    # The order's tip and its other additional charges (our additional amount holds both), for
+    # platforms that refund them apart (Shoplazza's refund_tip).
+    order_tip_total: Decimal = Decimal("0")
+    order_additional_total: Decimal = Decimal("0")
     # The platform's ids, when it already knows the refund.
     external_id: str = ""
     external_request_id: str = ""

@@ -66,6 +66,8 @@ def refund_data(refund, *, idempotency_key: str) -> RefundData:
             if share > 0
         ),
         order_grand_total=order.grand_total,
+        order_tip_total=order.tip_total,
+        order_additional_total=order.additional_total,
         external_id=refund.external_id,
         external_request_id=refund.external_request_id,
         return_tracking_id=refund.return_tracking_id,
@@ -92,9 +94,17 @@ def to_json(data: RefundData) -> dict:
 
 
 def from_json(payload: dict) -> RefundData:
-    money = {"total", "lines_amount", "shipping_amount", "additional_amount", "order_grand_total"}
+    money = {
+        "total",
+        "lines_amount",
+        "shipping_amount",
+        "additional_amount",
+        "order_grand_total",
+        "order_tip_total",
+        "order_additional_total",
+    }
     values = dict(payload)
-    for key in money:
+    for key in money & set(values):  # snapshots written before a field existed lack it
         values[key] = Decimal(values[key])
     values["requested_at"] = dt.datetime.fromisoformat(values["requested_at"])
     values["lines"] = tuple(
