@@ -2,12 +2,15 @@
 
 Credentials (the account row's `credentials`): `client_id`, `client_secret` and the
 `refresh_token` the app received at install; the access token (`Access-Token` header) is fetched
-from `POST /admin/oauth/token` (grant `refresh_token`), cached per adapter instance until shortly
-before `expires_in`, and renewed once on a 401. Options: `api_version` (`2026-01` or `2025-06`).
+from `POST /admin/oauth/token` (grant `refresh_token`, form-encoded as Shoplazza's SDK sends it,
+mapping [P7]), cached per adapter instance until shortly before its `expires_at` ([P6]; or
+`expires_in`), and renewed once on a 401. Webhooks are signed with the app's client secret [P8].
+Options: `api_version` (`2026-01` or `2025-06`). What each call rests on: mapping.py's header.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -59,7 +62,8 @@ class ShoplazzaAdapter(MarketplaceAdapter):
             "Shoplazza allows 2 requests per second per store; busy periods delay sending.",
         ),
         rate_limit_per_second=Decimal("2"),
-        # GET /orders/{id}/refund (seed 004) lists the records; ours carry the key in `note`.
+        # Before creating, the store's refund records list [P3] is searched for our key in
+        # `note`; that the note comes back as sent is ASSUMPTIONS A1 in mapping.py.
         refund_lookup=True,
     )
     # Shoplazza posts every topic to one address: /shoplazza/webhooks (marketplaces.md).
@@ -101,41 +105,40 @@ class ShoplazzaAdapter(MarketplaceAdapter):
                 f"The Shoplazza account lacks credentials: {', '.join(missing)}",
                 code="configuration",
             )
-        data = self._send(
-            "POST",
-            f"{self.account.base_url.rstrip('/')}/admin/oauth/token",
-            json={
-                "client_id": creds["client_id"],
-                "client_secret": creds["client_secret"],
-                "grant_type": "refresh_token",
-                "refresh_token": self._refresh_token,
-            },
+        # Form-encoded, as Shoplazza's own SDK sends it (mapping [P7]).
+        data = self._body(
+            self._request(
+                "POST",
+                f"{self.account.base_url.rstrip('/')}/admin/oauth/token",
+                data={
+                    "client_id": creds["client_id"],
+                    "client_secret": creds["client_secret"],
+                    "grant_type": "refresh_token",
+                    "refresh_token": self._refresh_token,
+                },
+            )
         )
         token = data.get("access_token")
         if not token:
             raise TransientError("Shoplazza answered the token request without a token")
-        try:
-            expires_in = float(data.get("expires_in") or 0)
-        except (TypeError, ValueError):
-            expires_in = 0.0
         if data.get("refresh_token"):
             self._refresh_token = str(data["refresh_token"])
-        return Token(str(token), expires_in=expires_in)
+        return Token(str(token), expires_in=mapping.token_lifetime(data, time.time()))
 
     def _attach_token(self, token: str, request: dict[str, Any]) -> dict[str, Any]:
         return with_headers(request, {"Access-Token": token})
 
-    def _api(self, method: str, path: str, *, json: Any = None) -> dict:
+    def _api(self, method: str, path: str, *, json: Any = None, params: Any = None) -> dict:
         """An OpenAPI call with the Access-Token header; on a 401 renew the token once."""
-        return self._body(self._authorized(method, self._url(path), json=json))
+        return self._body(self._authorized(method, self._url(path), json=json, params=params))
+
+    def webhooks_configured(self) -> bool:
+        # Shoplazza signs with the app's client secret [P8], not a secret of its own.
+        return bool(self.account.credentials.get("client_secret"))
 
     # HTTP and error classification ------------------------------------------------------------
     def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         return super()._request(method, url, **with_headers(kwargs, {"Accept": "application/json"}))
-
-    def _send(self, method: str, url: str, *, json: Any = None) -> dict:
-        """A call without the access token (the OAuth token endpoint)."""
-        return self._body(self._request(method, url, json=json))
 
     @staticmethod
     def _json(response: requests.Response) -> Any:
@@ -166,6 +169,9 @@ class ShoplazzaAdapter(MarketplaceAdapter):
         if isinstance(body, dict):
             code = str(body.get("code") or body.get("error") or "")
             message = str(body.get("message") or body.get("error_description") or "")
+            errors = body.get("errors")
+            if not message and isinstance(errors, list):
+                message = "; ".join(str(e) for e in errors if e)
         known = mapping.classify(code)
         if status == 401 and "Access-Token" in response.request.headers:
             return PermanentError(
@@ -180,26 +186,51 @@ class ShoplazzaAdapter(MarketplaceAdapter):
         return PermanentError(_staff_message(code, message), code=code, raw=raw)
 
     # Refund records -------------------------------------------------------------------------
-    def _records(self, order_id: str) -> list[dict]:
-        data = self._api("GET", f"/orders/{_path(order_id)}/refund")
-        records = (data.get("data") or {}).get("records") if isinstance(data, dict) else None
+    @staticmethod
+    def _listed(data: Any) -> tuple[list[dict], dict]:
+        info = data.get("data") if isinstance(data, dict) else None
+        records = info.get("records") if isinstance(info, dict) else None
         if not isinstance(records, list):
             raise TransientError(
                 "Shoplazza listed the refund records in an unknown shape", raw=data
             )
-        return [r for r in records if isinstance(r, dict)]
+        return [r for r in records if isinstance(r, dict)], info
+
+    def _order_records(self, order_id: str) -> list[dict]:
+        """The order's refund records, GET /orders/{order_id}/refund [P2]."""
+        return self._listed(self._api("GET", f"/orders/{_path(order_id)}/refund"))[0]
+
+    def _records_with_key(self, refund: RefundData) -> dict | None:
+        """The order's record whose note carries our key, from the store's refund records list
+        [P3], the one that documents `note` [P4] (ASSUMPTIONS A1, A6)."""
+        order_id = refund.order_external_number
+        params = {"order_ids": order_id, "page_size": mapping.RECORDS_PAGE_SIZE}
+        seen: set[str] = set()
+        while True:
+            records, info = self._listed(self._api("GET", "/orders/refund_records", params=params))
+            for record in records:
+                if str(record.get("order_id") or order_id) != order_id:
+                    continue
+                if mapping.key_from_note(record.get("note")) == refund.idempotency_key:
+                    return record
+            cursor = str(info.get("cursor") or "")
+            if not records or not cursor or cursor in seen:
+                return None
+            seen.add(cursor)
+            params = {**params, "cursor": cursor}
 
     def _find(self, refund: RefundData) -> dict | None:
-        for record in self._records(refund.order_external_number):
-            if refund.external_id and str(record.get("id")) == refund.external_id:
-                return record
-            if mapping.key_from_note(record.get("note")) == refund.idempotency_key:
-                return record
-        return None
+        if refund.external_id:
+            # The record id from the create answer identifies the refund [P5].
+            for record in self._order_records(refund.order_external_number):
+                if str(record.get("id")) == refund.external_id:
+                    return record
+            return None
+        return self._records_with_key(refund)
 
     def _result_for(self, record: dict, *, post_sale_id: str = "") -> Result:
         external_id = str(record.get("id") or "")
-        status = mapping.our_status(str(record.get("refund_status") or ""))
+        status = mapping.our_status(mapping.record_status(record))
         if status == "ISSUED":
             return Confirmed(
                 external_id=external_id,
@@ -208,10 +239,11 @@ class ShoplazzaAdapter(MarketplaceAdapter):
                 raw=record,
             )
         if status == "DENIED":
-            reason = str(record.get("fail_reason") or record.get("message") or "").strip()
-            text = "Shoplazza could not pay the refund back"
+            # A record names no reason for a failure ([P2], [P4]).
             return Rejected(
-                code="refund_failed", message=f"{text}: {reason}" if reason else text, raw=record
+                code="refund_failed",
+                message="Shoplazza could not pay the refund back (the refund record failed)",
+                raw=record,
             )
         return Accepted(
             external_id=external_id,
@@ -265,7 +297,10 @@ class ShoplazzaAdapter(MarketplaceAdapter):
         if method.upper() not in self.webhook_endpoints[name]:
             raise WebhookRejected(f"{method} is not allowed here", status=405)
         return parse_refund_webhook(
-            secret=self.account.webhook_secret, headers=headers, body=body, verified=verified
+            secret=str(self.account.credentials.get("client_secret") or ""),
+            headers=headers,
+            body=body,
+            verified=verified,
         )
 
 

@@ -1,15 +1,82 @@
 """Shoplazza quirks, written once: our refund -> the refund record payload, Shoplazza's refund
-statuses -> ours, and the error code table.
+records -> our statuses, the token answer, and the error code table.
 
-Sources: seed 004 ("Create Order's Refund Record", Shoplazza OpenAPI) and the `shoplazza` section
-of shared/marketplaces.md. Where no public page shows a detail, it is marked *gap* and the
-sandbox follows the same inference.
+What the platform publishes (the pages this package is written from; [Pn] below and in the code)
+-------------------------------------------------------------------------------------------------
+[P1] Create Order's Refund Record: seed 004; https://www.shoplazza.dev/api/202506/order-refund-record-create
+     and https://www.shoplazza.dev/api/202601/order-refund-record-create.
+     POST /openapi/{version}/orders/{order_id}/refund, body {"refund": {...}}: refund_total (string,
+     required), refund_shipping_total, refund_tip, refund_additional_total, refund_product_total,
+     note; refund_line_items[] of line_item_id (required), quantity (int32), refund_item_type
+     (0 auto | 1 shipped | 2 waiting to ship; 0 never mixed with 1/2 on one line item),
+     return_inventory (the same for one line item); refund_payments[] of payment_line_id and
+     refund_price (both required); refund_additional_prices[] of name and price (both required).
+     Success {"code": "success", "message", "data": {"refund_record_id", "post_sale_id"}};
+     error {"code": "InvalidParameter", "message"}.
+[P2] Get Order's Refund Record: https://www.shoplazza.dev/v2025.06/reference/order-refund-record-list-v2025-06
+     GET /openapi/{version}/orders/{order_id}/refund -> data.order_financial_status,
+     data.order_status, data.records[] of id, refund_price, refund_shipping, refund_status,
+     created_at, refund_line_items[] (line_item_id, refund_quantity), payment_details[]
+     (payment_method, refund_price). It does not list `note`.
+[P3] Get All Refund Record List: https://www.shoplazza.dev/v2025.06/reference/refund-record-list-v2025-06
+     (2022-01: https://shoplazza.dev/reference/refund-record-list). GET
+     /openapi/{version}/orders/refund_records, filters order_ids (at most 10), refund_order_ids,
+     refund_statuses, page_size (default 10), cursor -> data.records[] of refund objects [P4].
+[P4] Refund properties: https://www.shoplazza.dev/reference/refund-properties. id, order_id, note
+     ("a note regarding the refund, provided by the merchant or system"), refund_price, currency,
+     created_at, updated_at, refund_line_items[] (line_item_id, refund_quantity, delete_quantity,
+     ...), payment_details[] (payment_channel, payment_method, refund_price, finished_at: RFC 3339,
+     "" while not finished), refund_shipping, refund_shipping_tax, refund_method, and
+     refund_status (pending | failed | finished) marked @Deprecated.
+[P5] Refunds and post-sales: https://www.shoplazza.dev/docs/app/use-cases/orders-and-fulfillment/refunds-and-post-sales
+     refund_record_id "identifies the refund itself and can be looked up later in the refund
+     records list"; the answer's code is spelled "Success".
+[P6] OAuth Authentication: https://www.shoplazza.dev/docs/app/building-blocks/authentication/oauth-flow
+     persist (shop, access_token, refresh_token, expires_at); expires_at is the access token's
+     expiry timestamp in seconds; API calls carry `Access-Token: <access_token>`.
+[P7] Shoplazza's OAuth SDK, github.com/Shoplazza/oauth-sdk-go (shoplazza/shoplazza.go,
+     internal/token.go): POST https://{shop}/admin/oauth/token, form-encoded
+     (application/x-www-form-urlencoded) client_id, client_secret, grant_type=refresh_token,
+     refresh_token; the JSON answer holds access_token, token_type, refresh_token, expires_at
+     (and, read by the SDK when present, expires_in, scope, created_at, store_id, store_name).
+[P8] Webhook: https://www.shoplazza.dev/reference/webhook-copy, Webhook properties:
+     https://www.shoplazza.dev/reference/webhook-properties, HMAC Signature Verification:
+     https://www.shoplazza.dev/docs/app/building-blocks/authentication/signature-verification.
+     Headers X-Shoplazza-Topic (e.g. orders/create), X-Shoplazza-Hmac-Sha256 (base64
+     HMAC-SHA256 of the raw body keyed with the app's Client Secret), X-Shoplazza-Shop-Domain,
+     X-Shoplazza-Api-Version, X-Shoplazza-Deduplication-ID; 19 attempts over up to two days.
+[P9] shared/marketplaces.md `shoplazza` (its Known corrections first): versions 2025-06 and
+     2026-01 (refund_item_type also auto/shipped/waiting_ship), 2 requests per second per app and
+     store (leaky bucket, 429), 400 validation, 403 scope, 500 business rule.
+
+ASSUMPTIONS (what no public page shows; every guess of this package is here and only here)
+-------------------------------------------------------------------------------------------------
+A1 Idempotency: Shoplazza has no idempotency key. Our key rides at the end of `refund.note` [P1],
+   and we assume the store-wide refund records list [P3] answers that note unchanged as
+   `records[].note` [P4]: that is how a refund whose create answer was lost is found again. The
+   order's own list [P2] does not document `note`, so we never read `note` from it; once the
+   create answer arrived we know the record id and look it up by id [P5].
+A2 `refund_status` is deprecated [P4] and no successor is named: we read it while Shoplazza sends
+   it; without it a record counts as finished when every payment_details[].finished_at is set
+   [P4], else as pending (a failure is then only seen while refund_status is sent).
+A3 No refund webhook topic is published [P8 lists products/..., orders/...]: a delivery with topic
+   refunds/create or refunds/update is read as a refund record [P4] (plus order_id); any other
+   topic is stored and ignored. Results come by polling [P2] either way.
+A4 Our refund's additional amount holds the order's tip and its other additional charges
+   together: the part beyond the order's other charges is sent as `refund_tip` [P1]; no
+   `refund_additional_prices[]` is sent (we do not know the charges' names; the field is optional).
+A5 Error codes other than InvalidParameter (Unauthorized, Forbidden, NotFound, RefundFailed,
+   TooManyRequests) and the token endpoint's OAuth 2 error names (RFC 6749 section 5.2).
+A6 `note` is kept to 255 characters; the records list [P3] is read 50 a page, following
+   data.cursor while it is given.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from integrations.base import RefundData
 
@@ -29,9 +96,10 @@ ITEM_TYPE_WORDS = {
 }
 
 # Shoplazza has no idempotency header: our key rides at the end of the refund note, and before
-# creating we look for a refund record already carrying it.
+# creating we look for a refund record already carrying it (ASSUMPTIONS A1).
 KEY_MARKER = re.compile(r"\[RD-(?P<key>[^\[\]]+)\]\s*$")
-NOTE_MAX_LENGTH = 255  # gap: the seed gives no limit; we stay short to be safe
+NOTE_MAX_LENGTH = 255  # A6: [P1] gives no limit; we stay short to be safe
+RECORDS_PAGE_SIZE = 50  # A6; [P3] page_size, default 10
 
 
 def key_marker(idempotency_key: str) -> str:
@@ -106,15 +174,25 @@ def refund_note(refund: RefundData) -> str:
     return f"{text} {marker}" if text else marker
 
 
+def tip_amount(refund: RefundData) -> Decimal:
+    """The tip's part of our additional amount (ASSUMPTIONS A4): what goes beyond the order's
+    other additional charges, at most the order's tip."""
+    beyond = refund.additional_amount - refund.order_additional_total
+    return min(max(beyond, Decimal("0")), max(refund.order_tip_total, Decimal("0")))
+
+
 def refund_payload(refund: RefundData, api_version: str = DEFAULT_API_VERSION) -> dict:
-    """Body of POST /orders/{order_id}/refund (seed 004): {"refund": {...}}."""
+    """Body of POST /orders/{order_id}/refund [P1]: {"refund": {...}}."""
     cur = refund.currency
+    tip = tip_amount(refund)
     body: dict = {
         "refund_total": money(refund.total, cur),
         "refund_shipping_total": money(refund.shipping_amount, cur),
-        "refund_additional_total": money(refund.additional_amount, cur),
+        "refund_additional_total": money(refund.additional_amount - tip, cur),
         "note": refund_note(refund),
     }
+    if tip > 0:
+        body["refund_tip"] = money(tip, cur)
     # Shoplazza checks that the parts add up to the total; when ours do not (a custom amount),
     # leave the product part to Shoplazza.
     if refund.lines_amount + refund.shipping_amount + refund.additional_amount == refund.total:
@@ -127,14 +205,10 @@ def refund_payload(refund: RefundData, api_version: str = DEFAULT_API_VERSION) -
             {"payment_line_id": p.payment_external_id, "refund_price": money(p.amount, cur)}
             for p in refund.payments
         ]
-    if refund.additional_amount > 0:
-        body["refund_additional_prices"] = [
-            {"name": "Additional charges", "price": money(refund.additional_amount, cur)}
-        ]
     return {"refund": body}
 
 
-# Refund record `refund_status` (marketplaces.md, "Query GET /orders/{order_id}/refund") -> our
+# Refund record `refund_status` ([P2], [P4]: pending | failed | finished, deprecated) -> our
 # status vocabulary (refunds.states values).
 STATUS_MAP = {
     "pending": "PROCESSING",
@@ -147,11 +221,44 @@ def our_status(refund_status: str) -> str:
     return STATUS_MAP.get((refund_status or "").lower(), "PROCESSING")
 
 
-# Error codes. Documentation: seed 004 "Create Order's Refund Record", section "Error Response"
-# ({"code": "InvalidParameter", "message"}) and marketplaces.md `shoplazza` (400 validation,
-# 403 scope, 500 business rule, 429 over the leaky bucket). The OAuth token endpoint answers the
-# OAuth 2 error names (RFC 6749 section 5.2). Codes for 401/403/404/429 and the business-rule 500
-# are not spelled out anywhere public (gap): the sandbox uses exactly these.
+def record_status(record: Mapping[str, Any]) -> str:
+    """Shoplazza's word for a refund record's state (ASSUMPTIONS A2): its deprecated
+    `refund_status` while it is sent, else finished once every payment detail has its
+    `finished_at` [P4]."""
+    status = str(record.get("refund_status") or "").lower()
+    if status in STATUS_MAP:
+        return status
+    details = record.get("payment_details")
+    if (
+        isinstance(details, list)
+        and details
+        and all(isinstance(d, dict) and d.get("finished_at") for d in details)
+    ):
+        return "finished"
+    return "pending"
+
+
+def token_lifetime(answer: Mapping[str, Any], now: float) -> float | None:
+    """Seconds from `now` (Unix time) the access token is valid: `expires_at` (a Unix timestamp
+    in seconds, [P6], [P7]), else `expires_in` (seconds, read by the SDK too); None when the
+    answer names neither (the token is then kept until Shoplazza answers 401)."""
+    for name, base in (("expires_at", now), ("expires_in", 0.0)):
+        value = answer.get(name)
+        if value in (None, "") or isinstance(value, bool):
+            continue
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            continue
+        if seconds > 0:
+            return seconds - base
+    return None
+
+
+# Error codes. [P1] "Error Response" ({"code": "InvalidParameter", "message"}) and [P9] (400
+# validation, 403 scope, 500 business rule, 429 over the leaky bucket). The token endpoint's
+# OAuth 2 error names and the codes for 401/403/404/429 and the business-rule 500 are not
+# published (ASSUMPTIONS A5): the sandbox uses exactly these.
 ERROR_CODES: dict[str, tuple[str, str]] = {
     # OpenAPI, POST/GET /openapi/{version}/orders/{order_id}/refund
     "InvalidParameter": (

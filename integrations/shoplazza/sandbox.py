@@ -1,34 +1,48 @@
-"""A simulator of the Shoplazza OpenAPI, written from seed 004 and marketplaces.md (not from our
-adapter), mounted by the sandbox hub under /shoplazza.
+"""A simulator of the Shoplazza OpenAPI, written from Shoplazza's published pages (the [Pn] list in
+integrations/shoplazza/mapping.py's header names them; this module imports nothing from that
+package), seed 004 and marketplaces.md; mounted by the sandbox hub under /shoplazza.
 
 Demo credentials, accepted without configuration (override with `configure({...})`):
     client_id "demo", client_secret "demo-secret", refresh_token "demo-refresh-token";
-    webhooks are signed with webhook_secret "demo-webhook-secret".
+    webhooks are signed with the client secret, as Shoplazza signs them [P8].
 
 Endpoints (relative to the shop host, https://{shop}.myshoplaza.com):
-    POST /admin/oauth/token                          OAuth 2 token (grant_type refresh_token);
-                                                     JSON or form body; errors are the OAuth names
+    POST /admin/oauth/token                          OAuth 2 token (grant_type refresh_token), the
+                                                     body form-encoded only, as Shoplazza's SDK
+                                                     sends it [P7] (any other content type: 400
+                                                     invalid_request); answers access_token,
+                                                     token_type, refresh_token, expires_at (Unix
+                                                     seconds [P6]), scope, created_at, store_id,
+                                                     store_name; errors are the OAuth names
                                                      invalid_request / invalid_client /
                                                      invalid_grant / unsupported_grant_type
-    POST /openapi/{version}/orders/{order_id}/refund create a refund record (seed 004)
-    GET  /openapi/{version}/orders/{order_id}/refund list the order's refund records
+    POST /openapi/{version}/orders/{order_id}/refund create a refund record [P1]
+    GET  /openapi/{version}/orders/{order_id}/refund the order's refund records, exactly the
+                                                     fields [P2] lists (no `note`)
+    GET  /openapi/{version}/orders/refund_records    the store's refund records [P3] as refund
+                                                     objects [P4] (with `note`); order_ids,
+                                                     refund_order_ids, refund_statuses, page_size,
+                                                     cursor
 Versions 2025-06 (refund_item_type 0/1/2) and 2026-01 (also auto/shipped/waiting_ship).
 
 Header `Access-Token: <token>`; missing, unknown or expired tokens get 401 {"code": "Unauthorized"};
 a token without the write_order scope gets 403 {"code": "Forbidden"} on POST. Validation errors:
 400 {"code": "InvalidParameter", "message"}; unknown order or version: 404 {"code": "NotFound"};
-business rules (order not paid, more than is refundable): 500 {"code": "RefundFailed"} (the code
-name is a gap); over the rate limit: 429 {"code": "TooManyRequests"} with Retry-After seconds.
-Success: 200 {"code": "Success", "message", "data": {...}}.
+business rules (order not paid, more than is refundable): 500 {"code": "RefundFailed"}; over the
+rate limit: 429 {"code": "TooManyRequests"} with Retry-After seconds (codes other than
+InvalidParameter are not published). Success: 200 {"code": "Success", "message", "data": {...}}.
 
 Asynchronous behaviour: a record starts `pending`; `advance()`, or `settle_seconds` after it was
-made (checked on every request), moves it to `finished` (`failed` for orders listed in
-`fail_orders`), and a signed `refunds/update` webhook goes to /shoplazza/webhooks.
+made (checked on every request), moves it to `finished` (its payment details get `finished_at`)
+or `failed` for orders listed in `fail_orders`, and a signed `refunds/update` webhook (no refund
+topic is published: the simulator's choice) carrying the refund object goes to
+/shoplazza/webhooks. `data.order_status` (published example "fulfilled") is the simulator's own
+reading of the order: cancelled, fulfilled, partially_fulfilled or unfulfilled.
 
 Configuration keys (all optional): client_id, client_secret, refresh_token, token_ttl (seconds,
 3600), scopes (["read_order", "write_order"]), rate_limit_per_second (2; None turns the limit
 off), rate_limit_bucket (10 requests: the leaky bucket's size), settle_seconds (5), fail_orders
-([]), webhook_secret, shop_domain ("demo.myshoplaza.com"), send_webhooks (True).
+([]), shop_domain ("demo.myshoplaza.com"), store_id ("1339409"), send_webhooks (True).
 """
 
 from __future__ import annotations
@@ -77,8 +91,8 @@ DEFAULTS = {
     "rate_limit_bucket": 10,
     "settle_seconds": 5,
     "fail_orders": [],
-    "webhook_secret": "demo-webhook-secret",
     "shop_domain": "demo.myshoplaza.com",
+    "store_id": "1339409",
     "send_webhooks": True,
 }
 
@@ -92,8 +106,8 @@ def _error(status: int, code: str, message: str, headers: dict | None = None) ->
 
 
 def webhook_signature(secret: str, body: bytes) -> str:
-    """`X-Shoplazza-Hmac-Sha256` (marketplaces.md, shoplazza webhooks): the base64 HMAC-SHA256 of
-    the raw body, keyed with the app's secret."""
+    """`X-Shoplazza-Hmac-Sha256` [P8]: the base64 HMAC-SHA256 of the raw body, keyed with the
+    app's Client Secret."""
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
@@ -116,6 +130,7 @@ class ShoplazzaSandbox(Simulator):
         refund = r"/openapi/(?P<version>[^/]+)/orders/(?P<order_id>[^/]+)/refund"
         return [
             ("POST", r"/admin/oauth/token", self.token),
+            ("GET", r"/openapi/(?P<version>[^/]+)/orders/refund_records", self.refund_records),
             ("POST", refund, self.create_refund),
             ("GET", refund, self.list_refunds),
         ]
@@ -216,6 +231,7 @@ class ShoplazzaSandbox(Simulator):
                     "refunded_total": "0",
                     "refunded_shipping": "0",
                     "refunded_tip": "0",
+                    "refunded_additional": "0",
                 }
             return len(orders)
 
@@ -245,11 +261,11 @@ class ShoplazzaSandbox(Simulator):
             order = self.orders[record["order_id"]]
             if record["order_id"] in fail_orders:
                 record["refund_status"] = "failed"
-                record["fail_reason"] = "The payment provider declined the refund"
                 self._release(order, record)
                 done["failed"] += 1
             else:
                 record["refund_status"] = "finished"
+                record["_finished_at"] = _now()
                 done["finished"] += 1
             record["updated_at"] = _now()
             self._update_financial_status(order)
@@ -279,7 +295,8 @@ class ShoplazzaSandbox(Simulator):
         for name, field in (
             ("refunded_total", "refund_price"),
             ("refunded_shipping", "refund_shipping"),
-            ("refunded_tip", "refund_tip"),
+            ("refunded_tip", "_tip"),
+            ("refunded_additional", "_additional"),
         ):
             order[name] = str(Decimal(order[name]) - Decimal(record[field]))
         lines = {ln["id"]: ln for ln in order["line_items"]}
@@ -288,22 +305,21 @@ class ShoplazzaSandbox(Simulator):
             line["refunded_waiting"] -= taken["waiting"]
             line["refunded_shipped"] -= taken["shipped"]
         payments = {p["id"]: p for p in order["payment_lines"]}
-        for detail in record["payment_details"]:
-            payment = payments[detail["payment_line_id"]]
-            refunded = Decimal(payment["refunded"]) - Decimal(detail["refund_price"])
-            payment["refunded"] = str(refunded)
+        for pay_id, price in record["_payments"]:
+            payment = payments[pay_id]
+            payment["refunded"] = str(Decimal(payment["refunded"]) - Decimal(price))
 
     def _send_refund_webhook(self, record: dict) -> None:
         if not self.setting("send_webhooks"):
             return
-        body = json.dumps(_public(record), sort_keys=True).encode()
+        body = json.dumps(self._refund_object(record), sort_keys=True).encode()
         self.send_webhook(
             url=self.callback_url("/shoplazza/webhooks"),
             headers={
                 "Content-Type": "application/json",
                 "X-Shoplazza-Topic": "refunds/update",
                 "X-Shoplazza-Hmac-Sha256": webhook_signature(
-                    str(self.setting("webhook_secret")), body
+                    str(self.setting("client_secret")), body
                 ),
                 "X-Shoplazza-Shop-Domain": str(self.setting("shop_domain")),
                 "X-Shoplazza-Api-Version": VERSIONS[-1],
@@ -314,16 +330,14 @@ class ShoplazzaSandbox(Simulator):
 
     # OAuth ----------------------------------------------------------------------------------
     def token(self, request: SandboxRequest) -> SandboxResponse:
-        content_type = (request.headers.get("Content-Type") or "").lower()
-        if "application/json" in content_type:
-            try:
-                data = request.json()
-            except Exception:
-                data = None
-            if not isinstance(data, dict):
-                return _oauth_error(400, "invalid_request", "The body is not a JSON object.")
-        else:
-            data = request.form()
+        content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            return _oauth_error(
+                400,
+                "invalid_request",
+                "The token request must be sent as application/x-www-form-urlencoded.",
+            )
+        data = request.form()
         missing = [k for k in ("client_id", "client_secret", "grant_type") if not data.get(k)]
         if missing:
             return _oauth_error(400, "invalid_request", f"Missing {', '.join(missing)}.")
@@ -347,20 +361,24 @@ class ShoplazzaSandbox(Simulator):
         ttl = int(self.setting("token_ttl"))
         token = secrets.token_hex(16)
         scopes = list(self.setting("scopes"))
+        now = int(time.time())
         with self.lock:
             self.tokens[token] = {
-                "expires_at": time.time() + ttl,
+                "expires_at": now + ttl,
                 "scopes": scopes,
                 "client_id": str(data["client_id"]),
             }
+        # The answer names expires_at, a Unix timestamp in seconds [P6], [P7]; no expires_in.
         return SandboxResponse.json(
             {
                 "access_token": token,
                 "token_type": "Bearer",
-                "expires_in": ttl,
                 "refresh_token": str(self.setting("refresh_token")),
+                "expires_at": now + ttl,
                 "scope": " ".join(scopes),
-                "created_at": int(time.time()),
+                "created_at": now,
+                "store_id": str(self.setting("store_id")),
+                "store_name": str(self.setting("shop_domain")).split(".")[0],
             }
         )
 
@@ -418,14 +436,98 @@ class ShoplazzaSandbox(Simulator):
         order = self.orders.get(order_id)
         if order is None:
             return _error(404, "NotFound", f"Order {order_id} not found")
-        records = [_public(r) for r in self.records if r["order_id"] == order_id]
+        records = [_order_record(r) for r in self.records if r["order_id"] == order_id]
         return SandboxResponse.json(
             {
                 "code": "Success",
-                "message": "success",
-                "data": {"records": records, "order_financial_status": order["financial_status"]},
+                "message": "Refund records retrieved",
+                "data": {
+                    "order_financial_status": order["financial_status"],
+                    "order_status": _order_status(order),
+                    "records": records,
+                },
             }
         )
+
+    def refund_records(self, request: SandboxRequest, version: str):
+        """GET /orders/refund_records [P3]: filters are comma-separated or repeated values."""
+        refused = self._authorise(request, version, "read_order")
+        if refused:
+            return refused
+
+        def values(name: str, limit: int | None = None) -> set[str]:
+            found = {
+                v.strip()
+                for raw in request.query.get(name, [])
+                for v in raw.split(",")
+                if v.strip()
+            }
+            if limit is not None and len(found) > limit:
+                raise _Invalid(f"{name} takes at most {limit} values")
+            return found
+
+        try:
+            order_ids = values("order_ids", 10)
+            record_ids = values("refund_order_ids", 20)
+            statuses = values("refund_statuses")
+            if statuses - {"pending", "finished", "failed"}:
+                raise _Invalid("refund_statuses takes pending, finished or failed")
+            size = request.arg("page_size", "10") or "10"
+            if not size.isdigit() or not 1 <= int(size) <= 100:
+                raise _Invalid("page_size must be a whole number from 1 to 100")
+            cursor = request.arg("cursor", "0") or "0"
+            if not cursor.isdigit():
+                raise _Invalid("cursor is not one this list gave")
+        except _Invalid as exc:
+            return _error(400, "InvalidParameter", exc.message)
+        found = [
+            r
+            for r in self.records
+            if (not order_ids or r["order_id"] in order_ids)
+            and (not record_ids or r["id"] in record_ids)
+            and (not statuses or r["refund_status"] in statuses)
+        ]
+        start, stop = int(cursor), int(cursor) + int(size)
+        data: dict = {"records": [self._refund_object(r) for r in found[start:stop]]}
+        if stop < len(found):
+            data["cursor"] = str(stop)
+        return SandboxResponse.json(
+            {"code": "Success", "message": "Refund records retrieved", "data": data}
+        )
+
+    def _refund_object(self, record: dict) -> dict:
+        """A refund record as Refund properties [P4] describes it."""
+        payments = {p["id"]: p for p in self.orders[record["order_id"]]["payment_lines"]}
+        return {
+            "id": record["id"],
+            "order_id": record["order_id"],
+            "note": record["note"],
+            "refund_price": record["refund_price"],
+            "currency": record["currency"],
+            "created_at": record["created_at"],
+            "updated_at": record["updated_at"],
+            "refund_line_items": [
+                {
+                    "line_item_id": item["line_item_id"],
+                    "refund_quantity": item["waiting"] + item["shipped"],
+                    "delete_quantity": str(item["waiting"]),
+                }
+                for item in record["_taken"]
+            ],
+            "payment_details": [
+                {
+                    "payment_channel": payments[pay_id]["payment_method"],
+                    "payment_method": payments[pay_id]["payment_method"],
+                    "refund_price": price,
+                    "finished_at": record.get("_finished_at", ""),
+                }
+                for pay_id, price in record["_payments"]
+            ],
+            "refund_shipping": record["refund_shipping"],
+            "refund_shipping_tax": "0.00",
+            "refund_method": "general",
+            "refund_status": record["refund_status"],
+        }
 
     def create_refund(self, request: SandboxRequest, version: str, order_id: str):
         refused = self._authorise(request, version, "write_order")
@@ -450,7 +552,7 @@ class ShoplazzaSandbox(Simulator):
             {
                 "code": "Success",
                 "message": "Refund processed successfully",
-                "data": {"refund_record_id": record["id"], "post_sale_id": record["post_sale_id"]},
+                "data": {"refund_record_id": record["id"], "post_sale_id": record["_post_sale_id"]},
             }
         )
 
@@ -607,6 +709,13 @@ class ShoplazzaSandbox(Simulator):
         tip_left = Decimal(order["total_tip"]) - Decimal(order["refunded_tip"])
         if tip > tip_left:
             raise _Refused(f"The tip refund {tip} exceeds the refundable tip {tip_left}")
+        additional = amounts.get("refund_additional_total", Decimal("0"))
+        additional_left = Decimal(order["total_additional"]) - Decimal(order["refunded_additional"])
+        if additional > additional_left:
+            raise _Refused(
+                f"The additional charges refund {additional} exceeds the refundable additional "
+                f"charges {additional_left}"
+            )
         payment_lines = {p["id"]: p for p in order["payment_lines"]}
         for pay_id, price in refund["payments"]:
             payment = payment_lines[pay_id]
@@ -640,6 +749,7 @@ class ShoplazzaSandbox(Simulator):
         order["refunded_total"] = str(Decimal(order["refunded_total"]) + total)
         order["refunded_shipping"] = str(Decimal(order["refunded_shipping"]) + shipping)
         order["refunded_tip"] = str(Decimal(order["refunded_tip"]) + tip)
+        order["refunded_additional"] = str(Decimal(order["refunded_additional"]) + additional)
         for pay_id, price in refund["payments"]:
             payment = payment_lines[pay_id]
             payment["refunded"] = str(Decimal(payment["refunded"]) + price)
@@ -662,23 +772,25 @@ class ShoplazzaSandbox(Simulator):
         now = _now()
         record = {
             "id": f"rf_{self._seq:06d}{secrets.token_hex(3)}",
-            "post_sale_id": f"ps_{self._seq:06d}{secrets.token_hex(3)}",
             "order_id": order["id"],
             "refund_price": str(total),
             "refund_shipping": str(shipping),
-            "refund_tip": str(tip),
-            "refund_product": str(amounts.get("refund_product_total", "")),
-            "refund_additional": str(amounts.get("refund_additional_total", "")),
             "refund_status": "pending",
             "note": refund["note"],
-            "refund_line_items": line_items,
-            "payment_details": [
-                {"payment_line_id": p, "refund_price": str(v)} for p, v in refund["payments"]
-            ],
-            "refund_additional_prices": refund["additional"],
             "currency": order["currency"],
             "created_at": now,
             "updated_at": now,
+            # The ledger's view of what was booked (not part of any answer).
+            "refund_line_items": line_items,
+            "_post_sale_id": f"ps_{self._seq:06d}{secrets.token_hex(3)}",
+            "_tip": str(tip),
+            "_additional": str(additional),
+            "_product": str(amounts.get("refund_product_total", "")),
+            "_payments": [(p, str(v)) for p, v in refund["payments"]],
+            "_payment_methods": [
+                (payment_lines[p]["payment_method"], str(v)) for p, v in refund["payments"]
+            ],
+            "_additional_prices": refund["additional"],
             "_made_at": time.time(),
             "_taken": taken,
         }
@@ -686,8 +798,34 @@ class ShoplazzaSandbox(Simulator):
         return record
 
 
-def _public(record: dict) -> dict:
-    return {k: v for k, v in record.items() if not k.startswith("_")}
+def _order_record(record: dict) -> dict:
+    """A record as Get Order's Refund Record lists it: the fields [P2] names, no more."""
+    return {
+        "id": record["id"],
+        "refund_price": record["refund_price"],
+        "refund_shipping": record["refund_shipping"],
+        "refund_status": record["refund_status"],
+        "created_at": record["created_at"],
+        "refund_line_items": [
+            {"line_item_id": t["line_item_id"], "refund_quantity": t["waiting"] + t["shipped"]}
+            for t in record["_taken"]
+        ],
+        "payment_details": [
+            {"payment_method": method, "refund_price": price}
+            for method, price in record["_payment_methods"]
+        ],
+    }
+
+
+def _order_status(order: dict) -> str:
+    """`data.order_status` [P2] (published example "fulfilled"); the values are ours."""
+    if order["financial_status"] == "voided":
+        return "cancelled"
+    ordered = sum(ln["quantity"] for ln in order["line_items"])
+    fulfilled = sum(ln["fulfilled_quantity"] for ln in order["line_items"])
+    if ordered and fulfilled >= ordered:
+        return "fulfilled"
+    return "partially_fulfilled" if fulfilled else "unfulfilled"
 
 
 def _key_from_note(note) -> str:

@@ -1,13 +1,13 @@
 """Shoplazza webhooks: verify the signature, then parse.
 
 Shoplazza signs each delivery with `X-Shoplazza-Hmac-Sha256`: the base64 HMAC-SHA256 of the raw
-body keyed with the app's secret (marketplaces.md `shoplazza`). Other headers: `X-Shoplazza-Topic`,
-`X-Shoplazza-Shop-Domain`, `X-Shoplazza-Api-Version` and `X-Shoplazza-Deduplication-ID`, which is
-the same on every retry of one delivery (Shoplazza retries for about two days), so it is our
-delivery key.
+body keyed with the app's Client Secret (mapping [P8]: Webhook, "Verify a webhook"; HMAC Signature
+Verification, "Webhook delivery"). Other headers [P8]: `X-Shoplazza-Topic`,
+`X-Shoplazza-Shop-Domain`, `X-Shoplazza-Api-Version` and `X-Shoplazza-Deduplication-ID` ("unique
+ID for webhook event", the same on each of the 19 attempts over two days), our delivery key.
 
-Refund topic (gap: the refund topic's name and body are not public): `refunds/update`, body the
-refund record as `GET /orders/{order_id}/refund` lists it, plus `order_id`.
+Refund topic: none is published (mapping ASSUMPTIONS A3): `refunds/create` / `refunds/update`
+with the refund record [P4] as the body; any other topic is stored and ignored.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 def verify(*, secret: str, headers: Mapping[str, str], body: bytes) -> None:
     if not secret:
-        raise WebhookRejected("No webhook secret is configured for this Shoplazza account")
+        raise WebhookRejected(
+            "The Shoplazza account has no client secret, which signs its webhooks"
+        )
     given = _header(headers, "X-Shoplazza-Hmac-Sha256").strip()
     if not given:
         raise WebhookRejected("The X-Shoplazza-Hmac-Sha256 signature is missing")
@@ -59,14 +61,12 @@ def _when(value) -> dt.datetime | None:
     return parsed if parsed.tzinfo else None
 
 
-def _message(refund_status: str, payload: dict) -> str:
+def _message(refund_status: str) -> str:
     if refund_status == "failed":
-        reason = str(payload.get("fail_reason") or "").strip()
-        text = "Shoplazza could not pay the refund back"
-        return f"{text}: {reason}" if reason else text
+        return "Shoplazza could not pay the refund back (the refund record failed)"
     if refund_status == "finished":
         return "Shoplazza finished the refund."
-    return f"Shoplazza refund record is {refund_status or 'unknown'}"
+    return f"Shoplazza refund record is {refund_status}"
 
 
 def parse_refund_webhook(
@@ -96,7 +96,7 @@ def parse_refund_webhook(
             message=f"Shoplazza topic {topic or '(none)'}",
             payload=payload,
         )
-    refund_status = str(payload.get("refund_status") or "")
+    refund_status = mapping.record_status(payload)
     status = mapping.our_status(refund_status)
     key = mapping.key_from_note(payload.get("note"))
     return WebhookMessage(
@@ -106,7 +106,7 @@ def parse_refund_webhook(
         external_id=str(payload.get("id") or ""),
         idempotency_key=key,
         status=status,
-        message=_message(refund_status, payload),
+        message=_message(refund_status),
         occurred_at=_when(payload.get("updated_at")),
         payload=payload,
     )

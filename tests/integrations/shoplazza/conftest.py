@@ -176,7 +176,7 @@ def refund(key: str = "rd-1-create", **changes) -> RefundData:
 def token(api: str) -> str:
     response = requests.post(
         f"{api}/admin/oauth/token",
-        json={
+        data={
             "client_id": "demo",
             "client_secret": "demo-secret",
             "grant_type": "refresh_token",

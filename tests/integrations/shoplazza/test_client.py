@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -11,6 +12,7 @@ from integrations.base import (
     Confirmed,
     FailedForNow,
     PaymentShare,
+    RefundData,
     RefundLineData,
     Rejected,
     ResultDelivery,
@@ -20,6 +22,7 @@ from integrations.registry import adapter_class
 from integrations.shoplazza.client import ShoplazzaAdapter
 from tests.fixtures.clock import FakeClock, on_clock
 from tests.integrations.shoplazza.conftest import (
+    ORDER,
     ORDER_ID,
     body_of,
     control,
@@ -106,9 +109,8 @@ def test_failed_refund_on_the_platform_reads_as_rejected(sim, api, base_url):
 
     assert isinstance(result, Rejected)
     assert result.code == "refund_failed"
-    assert result.message == (
-        "Shoplazza could not pay the refund back: The payment provider declined the refund"
-    )
+    # A refund record names no reason for its failure ([P2], [P4] in mapping.py).
+    assert result.message == "Shoplazza could not pay the refund back (the refund record failed)"
 
 
 def test_version_2025_06_sends_integer_refund_item_types(sim, api, base_url):
@@ -234,11 +236,28 @@ def test_a_different_key_makes_a_second_refund(sim, api, base_url):
 
 
 def test_token_is_cached_between_calls(sim, api, base_url):
+    # The sandbox answers expires_at alone [P6]; read as "expires now", every call would fetch a
+    # token first and spend half of the 2 requests per second.
     adapter = make_adapter(api)
     adapter.create_refund(refund())
     adapter.read_refund_status(refund())
 
     assert len(sandbox_requests(base_url, path="/admin/oauth/token")) == 1
+    assert len(sandbox_requests(base_url, path="/openapi/")) == 3
+
+
+def test_token_request_is_form_encoded_as_the_sdk_sends_it(sim, api, base_url):
+    # Shoplazza's OAuth SDK [P7]: application/x-www-form-urlencoded, grant refresh_token.
+    make_adapter(api).create_refund(refund())
+
+    [grant] = sandbox_requests(base_url, method="POST", path="/admin/oauth/token")
+    assert grant["headers"]["content-type"] == "application/x-www-form-urlencoded"
+    assert parse_qs(grant["body"]) == {
+        "client_id": ["demo"],
+        "client_secret": ["demo-secret"],
+        "grant_type": ["refresh_token"],
+        "refresh_token": ["demo-refresh-token"],
+    }
 
 
 def test_expired_token_is_renewed_once_on_401_and_the_call_retried(sim, api, base_url):
@@ -487,19 +506,60 @@ def test_hang_until_read_timeout_is_failed_for_now(sim, api, base_url):
     assert ledger(base_url) == 0
 
 
-def test_additional_charges_and_an_outbox_style_key(sim, api, base_url):
-    data = refund(
-        "RD12-create-refund-1",
-        lines_amount=Decimal("38.00"),
-        additional_amount=Decimal("2.00"),
+TIPPED_ORDER = {
+    **ORDER,
+    "external_number": "SL-3003",
+    "tip_total": "3.00",
+    "additional_total": "2.00",
+    "grand_total": "80.00",
+    "payments": [{"external_id": "pay_9", "method": "card", "amount": "80.00"}],
+}
+
+
+def _tipped_refund(key: str, additional: str) -> RefundData:
+    return refund(
+        key,
+        order_external_number="SL-3003",
+        total=Decimal("45.00") + Decimal(additional),
+        additional_amount=Decimal(additional),
+        order_tip_total=Decimal("3.00"),
+        order_additional_total=Decimal("2.00"),
+        payments=(
+            PaymentShare(
+                payment_external_id="pay_9",
+                method="card",
+                amount=Decimal("45.00") + Decimal(additional),
+            ),
+        ),
     )
 
-    first = make_adapter(api).create_refund(data)
-    again = make_adapter(api).create_refund(data)
+
+def test_a_refund_covering_the_tip_sends_refund_tip(sim, api, base_url):
+    # Create Order's Refund Record [P1]: refund.refund_tip, "Tip amount to refund".
+    control(base_url, "POST", "orders", [TIPPED_ORDER])
+
+    result = make_adapter(api).create_refund(_tipped_refund("RD12-create-refund-1", "5.00"))
+
+    assert isinstance(result, Accepted)
+    sent = body_of(sandbox_requests(base_url, method="POST", path="/refund")[0])["refund"]
+    assert sent["refund_total"] == "50.00"
+    assert sent["refund_tip"] == "3.00"
+    assert sent["refund_additional_total"] == "2.00"
+    assert sent["refund_product_total"] == "40.00"
+    assert "refund_additional_prices" not in sent  # their names are not ours to guess (A4)
+    [booked] = control(base_url, "GET", "ledger?key=RD12-create-refund-1")["refunds"]
+    assert (booked["_tip"], booked["_additional"]) == ("3.00", "2.00")
+
+
+def test_a_refund_of_other_charges_only_sends_no_tip(sim, api, base_url):
+    control(base_url, "POST", "orders", [TIPPED_ORDER])
+
+    first = make_adapter(api).create_refund(_tipped_refund("RD12-create-refund-2", "2.00"))
+    again = make_adapter(api).create_refund(_tipped_refund("RD12-create-refund-2", "2.00"))
 
     assert isinstance(first, Accepted)
     assert again.external_id == first.external_id
     sent = body_of(sandbox_requests(base_url, method="POST", path="/refund")[0])["refund"]
+    assert "refund_tip" not in sent
     assert sent["refund_additional_total"] == "2.00"
-    assert sent["refund_additional_prices"] == [{"name": "Additional charges", "price": "2.00"}]
-    assert ledger(base_url, "RD12-create-refund-1") == 1
+    assert ledger(base_url, "RD12-create-refund-2") == 1

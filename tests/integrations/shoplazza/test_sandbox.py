@@ -1,7 +1,10 @@
-"""The Shoplazza sandbox held to seed 004 and marketplaces.md with raw HTTP calls: paths, methods,
-field names, envelopes, status codes and every documented error code."""
+"""The Shoplazza sandbox held to Shoplazza's published pages (the [Pn] list in
+integrations/shoplazza/mapping.py), seed 004 and marketplaces.md with raw HTTP calls: paths,
+methods, field names, envelopes, status codes and every documented error code."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 import requests
@@ -49,47 +52,52 @@ def with_refund(**changes) -> dict:
 # --- OAuth token -----------------------------------------------------------------------------
 
 
-def test_token_grant_answers_the_oauth_fields(sim, api):
-    response = requests.post(
-        f"{api}/admin/oauth/token",
-        json={
-            "client_id": "demo",
-            "client_secret": "demo-secret",
-            "grant_type": "refresh_token",
-            "refresh_token": "demo-refresh-token",
-        },
-        timeout=5,
-    )
+DEMO_GRANT = {
+    "client_id": "demo",
+    "client_secret": "demo-secret",
+    "grant_type": "refresh_token",
+    "refresh_token": "demo-refresh-token",
+}
+
+
+def test_token_grant_answers_expires_at_as_the_oauth_page_shows(sim, api):
+    # OAuth Authentication [P6]: persist (shop, access_token, refresh_token, expires_at),
+    # expires_at the expiry timestamp in seconds; the SDK's token answer [P7].
+    before = int(time.time())
+    response = requests.post(f"{api}/admin/oauth/token", data=DEMO_GRANT, timeout=5)
 
     assert response.status_code == 200
     data = response.json()
     assert set(data) == {
         "access_token",
         "token_type",
-        "expires_in",
         "refresh_token",
+        "expires_at",
         "scope",
         "created_at",
+        "store_id",
+        "store_name",
     }
+    assert len(data["access_token"]) == 32
     assert data["token_type"] == "Bearer"
-    assert data["expires_in"] == 3600
+    assert before + 3600 <= data["expires_at"] <= int(time.time()) + 3600
+    assert data["expires_at"] - data["created_at"] == 3600
     assert data["scope"] == "read_order write_order"
+    assert (data["store_id"], data["store_name"]) == ("1339409", "demo")
 
 
-def test_token_grant_accepts_a_form_body(sim, api):
-    response = requests.post(
-        f"{api}/admin/oauth/token",
-        data={
-            "client_id": "demo",
-            "client_secret": "demo-secret",
-            "grant_type": "refresh_token",
-            "refresh_token": "demo-refresh-token",
-        },
-        timeout=5,
-    )
+def test_token_grant_refuses_a_json_body(sim, api):
+    # Shoplazza's SDK sends the token request form-encoded [P7]; the sandbox takes nothing else.
+    response = requests.post(f"{api}/admin/oauth/token", json=DEMO_GRANT, timeout=5)
 
-    assert response.status_code == 200
-    assert len(response.json()["access_token"]) == 32
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": (
+            "The token request must be sent as application/x-www-form-urlencoded."
+        ),
+    }
+    assert sim.tokens == {}
 
 
 @pytest.mark.parametrize(
@@ -139,7 +147,7 @@ def test_token_grant_accepts_a_form_body(sim, api):
     ],
 )
 def test_token_grant_errors(sim, api, body, status, error):
-    response = requests.post(f"{api}/admin/oauth/token", json=body, timeout=5)
+    response = requests.post(f"{api}/admin/oauth/token", data=body, timeout=5)
 
     assert response.status_code == status
     assert response.json()["error"] == error
@@ -155,7 +163,7 @@ def test_configured_credentials_replace_the_demo_ones(sim, api, base_url):
     )
     demo = requests.post(
         f"{api}/admin/oauth/token",
-        json={
+        data={
             "client_id": "demo",
             "client_secret": "demo-secret",
             "grant_type": "refresh_token",
@@ -165,7 +173,7 @@ def test_configured_credentials_replace_the_demo_ones(sim, api, base_url):
     )
     configured = requests.post(
         f"{api}/admin/oauth/token",
-        json={
+        data={
             "client_id": "app-7",
             "client_secret": "s3cret",
             "grant_type": "refresh_token",
@@ -234,27 +242,137 @@ def test_create_refund_record_envelope(sim, api, base_url, version):
     assert ledger(base_url, "raw-1") == 1
 
 
-def test_query_refund_records_envelope_and_fields(sim, api):
+def test_order_refund_records_answer_exactly_the_documented_fields(sim, api):
+    # Get Order's Refund Record [P2]: data.order_financial_status, data.order_status and
+    # records of id, refund_price, refund_shipping, refund_status, created_at,
+    # refund_line_items[].line_item_id/refund_quantity, payment_details[].payment_method/
+    # refund_price. No note.
     created = post(api, VALID).json()["data"]
 
     response = requests.get(url(api), headers={"Access-Token": token(api)}, timeout=5)
 
     assert response.status_code == 200
     body = response.json()
-    assert body["code"] == "Success"
+    assert (body["code"], body["message"]) == ("Success", "Refund records retrieved")
+    assert set(body["data"]) == {"order_financial_status", "order_status", "records"}
     assert body["data"]["order_financial_status"] == "paid"
+    assert body["data"]["order_status"] == "partially_fulfilled"
     [record] = body["data"]["records"]
+    assert set(record) == {
+        "id",
+        "refund_price",
+        "refund_shipping",
+        "refund_status",
+        "created_at",
+        "refund_line_items",
+        "payment_details",
+    }
     assert record["id"] == created["refund_record_id"]
-    assert record["post_sale_id"] == created["post_sale_id"]
-    assert record["refund_price"] == "45.00"
-    assert record["refund_shipping"] == "5.00"
+    assert (record["refund_price"], record["refund_shipping"]) == ("45.00", "5.00")
     assert record["refund_status"] == "pending"
+    assert record["refund_line_items"] == [{"line_item_id": "li_1", "refund_quantity": 2}]
+    assert record["payment_details"] == [{"payment_method": "card", "refund_price": "45.00"}]
+
+
+def test_store_refund_records_are_refund_objects_with_the_note(sim, api, base_url):
+    # Get All Refund Record List [P3], records as Refund properties [P4] describes them.
+    created = post(api, VALID).json()["data"]
+    headers = {"Access-Token": token(api)}
+    listing = f"{api}/openapi/2026-01/orders/refund_records"
+
+    pending = requests.get(listing, params={"order_ids": ORDER_ID}, headers=headers, timeout=5)
+    control(base_url, "POST", "advance")
+    finished = requests.get(listing, params={"order_ids": ORDER_ID}, headers=headers, timeout=5)
+
+    assert pending.status_code == 200
+    assert set(pending.json()["data"]) == {"records"}
+    [record] = pending.json()["data"]["records"]
+    assert set(record) == {
+        "id",
+        "order_id",
+        "note",
+        "refund_price",
+        "currency",
+        "created_at",
+        "updated_at",
+        "refund_line_items",
+        "payment_details",
+        "refund_shipping",
+        "refund_shipping_tax",
+        "refund_method",
+        "refund_status",
+    }
+    assert (record["id"], record["order_id"]) == (created["refund_record_id"], ORDER_ID)
     assert record["note"] == "Customer requested return [RD-raw-1]"
+    assert (record["currency"], record["refund_method"]) == ("USD", "general")
     assert record["refund_line_items"] == [
-        {"line_item_id": "li_1", "quantity": 1, "refund_item_type": 2, "return_inventory": True},
-        {"line_item_id": "li_1", "quantity": 1, "refund_item_type": 1, "return_inventory": True},
+        {"line_item_id": "li_1", "refund_quantity": 2, "delete_quantity": "1"}
     ]
-    assert record["payment_details"] == [{"payment_line_id": "pay_1", "refund_price": "45.00"}]
+    assert record["payment_details"] == [
+        {
+            "payment_channel": "card",
+            "payment_method": "card",
+            "refund_price": "45.00",
+            "finished_at": "",
+        }
+    ]
+    [done] = finished.json()["data"]["records"]
+    assert done["refund_status"] == "finished"
+    assert done["payment_details"][0]["finished_at"].endswith("+00:00")
+
+
+def test_store_refund_records_filter_and_page(sim, api):
+    first = post(
+        api,
+        with_refund(
+            refund_total="5.00",
+            refund_product_total="0.00",
+            refund_line_items=[],
+            refund_payments=[],
+            note="[RD-p1]",
+        ),
+    )
+    second = post(
+        api,
+        with_refund(
+            refund_total="5.00",
+            refund_product_total="5.00",
+            refund_shipping_total="0.00",
+            refund_line_items=[],
+            refund_payments=[],
+            note="[RD-p2]",
+        ),
+    )
+    ids = [first.json()["data"]["refund_record_id"], second.json()["data"]["refund_record_id"]]
+    headers = {"Access-Token": token(api)}
+    listing = f"{api}/openapi/2026-01/orders/refund_records"
+
+    page1 = requests.get(listing, params={"page_size": 1}, headers=headers, timeout=5).json()
+    page2 = requests.get(
+        listing,
+        params={"page_size": 1, "cursor": page1["data"]["cursor"]},
+        headers=headers,
+        timeout=5,
+    ).json()
+    by_id = requests.get(listing, params={"refund_order_ids": ids[1]}, headers=headers, timeout=5)
+    other = requests.get(listing, params={"order_ids": "SL-2002"}, headers=headers, timeout=5)
+    too_many = requests.get(
+        listing,
+        params={"order_ids": ",".join(f"o{i}" for i in range(11))},
+        headers=headers,
+        timeout=5,
+    )
+
+    assert [r["id"] for r in page1["data"]["records"]] == ids[:1]
+    assert [r["id"] for r in page2["data"]["records"]] == ids[1:]
+    assert "cursor" not in page2["data"]
+    assert [r["id"] for r in by_id.json()["data"]["records"]] == ids[1:]
+    assert other.json()["data"]["records"] == []
+    assert too_many.status_code == 400
+    assert too_many.json() == {
+        "code": "InvalidParameter",
+        "message": "order_ids takes at most 10 values",
+    }
 
 
 def test_unknown_version_is_404_not_found(sim, api, base_url):
@@ -523,7 +641,6 @@ def test_failed_records_release_what_they_held(sim, api, base_url):
         "data"
     ]["records"]
     assert [r["refund_status"] for r in records] == ["failed", "pending"]
-    assert records[0]["fail_reason"] == "The payment provider declined the refund"
 
 
 # --- rate limit: 429 -------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from tests.integrations.shoplazza.conftest import (
     sent_webhooks,
 )
 
-DEMO_SECRET = "demo-webhook-secret"
+# Shoplazza signs webhooks with the app's Client Secret (mapping [P8]); the demo app's.
+DEMO_SECRET = "demo-secret"
 
 
 def _delivered(base_url: str, api: str) -> tuple[dict, str]:
@@ -37,9 +38,7 @@ def test_sandbox_webhook_is_sent_to_our_endpoint_with_shoplazza_headers(sim, api
     assert hook["headers"]["X-Shoplazza-Shop-Domain"] == "demo.myshoplaza.com"
     assert hook["headers"]["X-Shoplazza-Api-Version"] == "2026-01"
     assert len(hook["headers"]["X-Shoplazza-Deduplication-ID"]) == 36
-    assert hook["headers"]["X-Shoplazza-Hmac-Sha256"] == sign(
-        "demo-webhook-secret", hook["body"].encode()
-    )
+    assert hook["headers"]["X-Shoplazza-Hmac-Sha256"] == sign(DEMO_SECRET, hook["body"].encode())
 
 
 def test_signed_sandbox_webhook_verifies_and_parses(sim, api, base_url):
@@ -67,23 +66,27 @@ def test_failed_refund_webhook_parses_as_denied(sim, api, base_url):
     )
 
     assert message.status == "DENIED"
-    assert message.message == (
-        "Shoplazza could not pay the refund back: The payment provider declined the refund"
-    )
-    assert message.payload["fail_reason"] == "The payment provider declined the refund"
+    assert message.message == "Shoplazza could not pay the refund back (the refund record failed)"
+    assert message.payload["refund_status"] == "failed"
 
 
-def test_configured_webhook_secret_signs_the_deliveries(sim, api, base_url):
-    control(base_url, "PUT", "config", {"webhook_secret": "rotated"})
-    hook, _ = _delivered(base_url, api)
+def test_the_app_client_secret_signs_the_deliveries_not_a_webhook_secret(sim, api, base_url):
+    created = make_adapter(api).create_refund(refund())
+    control(base_url, "PUT", "config", {"client_secret": "rotated"})
+    control(base_url, "POST", "advance")
+    [hook] = sent_webhooks(base_url, 1)
     headers, body = hook["headers"], hook["body"].encode()
+    rotated = {"client_id": "demo", "client_secret": "rotated", "refresh_token": "x"}
 
     with pytest.raises(WebhookRejected):
-        make_adapter(api).parse_webhook(name="", method="POST", headers=headers, body=body)
-    message = make_adapter(api, webhook_secret="rotated").parse_webhook(
+        make_adapter(api, webhook_secret="rotated").parse_webhook(
+            name="", method="POST", headers=headers, body=body
+        )
+    message = make_adapter(api, credentials=rotated, webhook_secret="").parse_webhook(
         name="", method="POST", headers=headers, body=body
     )
-    assert message.status == "ISSUED"
+    assert (message.status, message.external_id) == ("ISSUED", created.external_id)
+    assert make_adapter(api, credentials=rotated, webhook_secret="").webhooks_configured()
 
 
 def _headers(body: bytes, secret: str = DEMO_SECRET, **changes) -> dict:
@@ -139,13 +142,18 @@ def test_missing_signature_is_rejected(api):
     assert caught.value.message == "The X-Shoplazza-Hmac-Sha256 signature is missing"
 
 
-def test_no_configured_secret_refuses_everything(api):
-    with pytest.raises(WebhookRejected) as caught:
-        make_adapter(api, webhook_secret="").parse_webhook(
-            name="", method="POST", headers=_headers(BODY, secret=""), body=BODY
-        )
+def test_no_client_secret_refuses_everything(api):
+    no_secret = {"client_id": "demo", "refresh_token": "x"}
+    adapter = make_adapter(api, credentials=no_secret)
 
-    assert caught.value.message == "No webhook secret is configured for this Shoplazza account"
+    with pytest.raises(WebhookRejected) as caught:
+        adapter.parse_webhook(name="", method="POST", headers=_headers(BODY, secret=""), body=BODY)
+
+    assert caught.value.status == 401
+    assert caught.value.message == (
+        "The Shoplazza account has no client secret, which signs its webhooks"
+    )
+    assert adapter.webhooks_configured() is False
 
 
 def test_missing_deduplication_id_is_rejected(api):
