@@ -61,6 +61,9 @@ class Capabilities:
     # platform (a status or list API) and answers with it when it exists, so after an unknown
     # outcome Refund Desk asks the platform again itself instead of asking a person.
     refund_lookup: bool = False
+    # Some units of an order line (3 of 5): False where the platform refunds an order item with
+    # all its units or not at all (Noventiq), so a refund must take every unit of a line it names.
+    partial_line_quantity: bool = True
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,50 @@ class RefundData:
     return_carrier: str = ""
     response_reason: str = ""
     customer_email: str = ""
+
+
+# --- Orders as a platform shows them ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderLineData:
+    external_id: str
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal = Decimal("0")
+    tax: Decimal = Decimal("0")
+    fulfilled_quantity: int = 0
+    cancelled_quantity: int = 0
+
+
+@dataclass(frozen=True)
+class OrderPaymentData:
+    external_id: str
+    method: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class OrderData:
+    """An order read from the platform (`MarketplaceAdapter.read_order`), in Refund Desk's
+    vocabulary: `status` is one of orders.models.OrderStatus (pending, paid, fulfilled,
+    cancelled); amounts in the order's currency. Refund Desk mirrors it through the orders
+    service (refunds.delivery.mirror)."""
+
+    external_number: str
+    status: str
+    currency: str
+    placed_at: dt.datetime
+    customer_email: str
+    lines: tuple[OrderLineData, ...]
+    payments: tuple[OrderPaymentData, ...] = ()
+    customer_name: str = ""
+    paid_at: dt.datetime | None = None
+    shipping_total: Decimal = Decimal("0")
+    tip_total: Decimal = Decimal("0")
+    additional_total: Decimal = Decimal("0")
 
 
 # --- Results --------------------------------------------------------------------------------
@@ -447,6 +494,13 @@ class MarketplaceAdapter:
     def list_refunds(self, *, since: dt.datetime | None = None) -> list[RemoteRefund]:
         """Refunds changed or created on the platform since `since`. Raises MarketplaceError."""
         return []
+
+    def read_order(self, order_external_number: str) -> OrderData | None:
+        """The order as the platform shows it, for an order a webhook or a polled refund names
+        that Refund Desk does not have (it is then mirrored, refunds.delivery.mirror). None when
+        the platform has no order API (this default) or does not know the order. Raises
+        MarketplaceError when the platform could not be asked."""
+        return None
 
     def parse_webhook(
         self,

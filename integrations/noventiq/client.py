@@ -8,19 +8,20 @@ The token goes in the header named literally `AuthorizationJWT: Bearer <token>`.
 adapter instance until shortly before the `exp` of the JWT (24 hours when it cannot be read), and
 on a 401 the adapter logs in again once and retries.
 
-Idempotency: Noventiq takes no key. Before creating, and again when Noventiq answers 15050
-("refund request already exists"), the adapter reads the order: a refund request of the same
-amount made since our refund was requested is our earlier attempt, and is taken as accepted
-instead of being sent twice.
+Idempotency: Noventiq takes no key and its API shows no refund request (its state is in the
+ESupport portal only; mapping.py, "What the platform publishes"). Before creating, the adapter
+reads the order: when the order items the refund covers are already refunded (their refund
+data, or the order `deleted`), the refund is done and nothing is sent. When Noventiq answers
+15050 ("a refund request already exists", New/Processing), the open request is taken as this
+refund's earlier attempt: it is "already there", never sent twice. The outcome is polled the
+same way (GET /v1/order/{order_id}): ISSUED once every item the refund covers is refunded.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import time
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
@@ -32,6 +33,7 @@ from integrations.base import (
     Confirmed,
     MarketplaceAdapter,
     MarketplaceError,
+    OrderData,
     PermanentError,
     RefundData,
     Rejected,
@@ -47,8 +49,6 @@ from integrations.base import (
 from . import mapping, webhooks
 
 DEFAULT_TOKEN_LIFETIME = 24 * 3600.0
-# Refund requests whose time is this much before our refund's are not ours (clock skew).
-RECONCILE_SKEW = dt.timedelta(minutes=10)
 
 
 def _jwt_expiry(token: str) -> float | None:
@@ -62,34 +62,17 @@ def _jwt_expiry(token: str) -> float | None:
         return None
 
 
-def _parse_time(value) -> dt.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def _decimal(value) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
-
-
 class NoventiqAdapter(MarketplaceAdapter):
     key = "noventiq"
     label = "Noventiq Checkout"
     capabilities = Capabilities(
+        # "Product refund": a refund is of order items; "If you need to make a partial refund,
+        # you have to also specify the item to be returned" (Create Order Refund Requests).
         partial_refund_by_line=True,
-        # Seed 002, Create Order Refund Requests: "If you need to make a partial refund, you have
-        # to also specify the item to be returned"; marketplaces.md (corrections 2026-12-01):
-        # refunds are of whole order items. So no amount without the items it is for.
+        # "the price amount of the item returns to the customer in full": no amounts.
         partial_amount_refund=False,
+        # "3 out of 5 -> a full refund of all the units of this item": all units or none.
+        partial_line_quantity=False,
         shipping_refund=True,
         additional_charges_refund=True,
         multiple_payments=False,
@@ -97,17 +80,22 @@ class NoventiqAdapter(MarketplaceAdapter):
         return_shipment=False,
         result_delivery=ResultDelivery.POLLING,
         notes=(
-            "Noventiq processes refund requests by hand: Refund Desk sends a description of the "
-            "refund and checks the order's refund request until it is completed or refused.",
-            "A partial refund is described line by line in the request; Noventiq's staff refund "
-            "the amount it names.",
+            "Noventiq refunds whole order items: every unit of each item the refund names "
+            "(3 of 5 units cannot be refunded; Noventiq would refund all 5).",
+            "Noventiq's staff process refund requests by hand: Refund Desk sends a description "
+            "naming the items and checks the order until those items are refunded.",
             "Noventiq accepts one open refund request per order: a second refund for the same "
             "order can be sent only after the first one is completed or refused.",
+            "A refusal by Noventiq shows only in its ESupport portal, not in its API: a refund "
+            "that stays in processing for long must be checked there.",
             "Noventiq refund requests cannot be cancelled once sent.",
         ),
         rate_limit_per_second=None,
-        # GET /v1/order/{order_id} (seed 002) shows the order's refund state.
-        refund_lookup=True,
+        # False: the documented API cannot find our refund request. GET /v1/order shows no
+        # request (only refunded items), and 15050 says that *a* request is open, not that it
+        # is ours, nor does a refused request show. So after an unknown outcome a person checks
+        # the ESupport portal; a retry is still safe (refunded items or 15050: nothing sent).
+        refund_lookup=False,
     )
     webhook_endpoints = {"": ("POST",)}  # POST /noventiq/webhooks
 
@@ -134,6 +122,8 @@ class NoventiqAdapter(MarketplaceAdapter):
         if 200 <= status < 300 or status == 429 or status >= 500:
             return None  # read below, or the transport's
         body = self._body(response)
+        if isinstance(body.get("errors"), list):
+            return self._classify(response)  # Noventiq's error codes (111: Content-type)
         if status in (400, 401, 403):
             return PermanentError(
                 "Noventiq refuses the account's username or password "
@@ -221,70 +211,83 @@ class NoventiqAdapter(MarketplaceAdapter):
         return PermanentError(message, code=str(code), raw=body)
 
     # --- Orders and refunds ------------------------------------------------------------------
-    def _order_path(self, refund: RefundData) -> str:
-        return f"/v1/order/{quote(refund.order_external_number, safe='')}"
+    def _order_path(self, order_external_number: str) -> str:
+        return f"/v1/order/{quote(order_external_number, safe='')}"
 
-    def read_order(self, refund: RefundData) -> dict:
-        return self._body(self._call("GET", self._order_path(refund)))
+    def _order(self, refund: RefundData) -> dict:
+        """GET /v1/order/{order_id} ("[GET] Get order data")."""
+        return self._body(self._call("GET", self._order_path(refund.order_external_number)))
 
-    def _earlier_attempt(self, refund: RefundData, order: dict) -> dict | None:
-        """The order's refund request when it is this refund's earlier attempt: same amount and
-        made since our refund was requested."""
-        request = order.get("refund_request")
-        if (
-            not isinstance(request, dict)
-            or request.get("status") not in mapping.REFUND_REQUEST_STATUS
-        ):
-            return None
-        if _decimal(request.get("amount")) != refund.total:
-            return None
-        updated = _parse_time(request.get("updated_at"))
-        requested = refund.requested_at
-        if requested.tzinfo is None:
-            requested = requested.replace(tzinfo=dt.UTC)
-        if updated is not None and updated < requested - RECONCILE_SKEW:
-            return None
-        return request
+    def read_order(self, order_external_number: str) -> OrderData | None:
+        try:
+            body = self._body(self._call("GET", self._order_path(order_external_number)))
+        except PermanentError as exc:
+            if exc.code in ("15060", "15020", "404"):
+                return None
+            raise
+        return mapping.order_data(body)
 
-    def _already_there(self, request: dict) -> Accepted:
-        return Accepted(
-            message=(
-                "Noventiq already holds this refund request (status "
-                f"{request.get('status')}); it was not sent again."
-            ),
-            raw=request,
-        )
+    @staticmethod
+    def _items(outcome: mapping.Outcome) -> str:
+        return ", ".join(outcome.covered) or "none"
 
     def _create_refund(self, refund: RefundData) -> Result:
-        earlier = self._earlier_attempt(refund, self.read_order(refund))
-        if earlier is not None:
-            return self._already_there(earlier)
+        outcome = mapping.refund_outcome(self._order(refund), refund)
+        if outcome.issued:
+            return Confirmed(
+                message=(
+                    "Noventiq already refunded the order items of this refund "
+                    f"({self._items(outcome)}; order {outcome.status}); nothing was sent again."
+                ),
+            )
         payload = mapping.refund_payload(refund, merchant_email=self._merchant_email())
         try:
-            self._call("POST", f"{self._order_path(refund)}/refund", json=payload)
+            self._call(
+                "POST", f"{self._order_path(refund.order_external_number)}/refund", json=payload
+            )
         except PermanentError as exc:
             if exc.code == "15050":
-                earlier = self._earlier_attempt(refund, self.read_order(refund))
-                if earlier is not None:
-                    return self._already_there(earlier)
+                # "A refund/return request having status New/Processing already exists": the
+                # earlier attempt of this refund, which is not sent twice.
+                return Accepted(
+                    message=(
+                        "Noventiq already holds an open refund request for this order (15050); "
+                        "taken as this refund's earlier attempt and not sent again."
+                    ),
+                    raw=exc.raw,
+                )
             raise
         return Accepted(message="Noventiq received the refund request; it is processed by hand.")
 
     def _read_refund_status(self, refund: RefundData) -> Result:
-        order = self.read_order(refund)
-        request = order.get("refund_request")
-        if not isinstance(request, dict):
-            return Accepted(
-                message="Noventiq shows no refund request on this order yet.", raw=order
+        order = self._order(refund)
+        outcome = mapping.refund_outcome(order, refund)
+        raw = {"status": order.get("status"), "refunded": list(outcome.refunded)}
+        if outcome.issued:
+            return Confirmed(
+                message=(
+                    f"Noventiq refunded the order items {self._items(outcome)} "
+                    f"(order {outcome.status})."
+                ),
+                raw=raw,
             )
-        status = mapping.REFUND_REQUEST_STATUS.get(str(request.get("status")))
-        if status == "ISSUED":
-            return Confirmed(message="Noventiq completed the refund request.", raw=request)
-        if status == "DENIED":
+        if outcome.terminated:
             return Rejected(
-                code="refused", message="Noventiq refused the refund request.", raw=request
+                code="terminated",
+                message=(
+                    "Noventiq shows the order as Terminated (a technical status, e.g. a deleted "
+                    "test order) without refunding it: check the order in the ESupport portal."
+                ),
+                raw=raw,
             )
-        return Accepted(message=f"Noventiq refund request is {request.get('status')}.", raw=request)
+        return Accepted(
+            message=(
+                f"Noventiq has refunded {len(outcome.refunded)} of the {len(outcome.covered)} "
+                "order items of this refund so far (its staff process requests by hand; a "
+                "refusal shows only in the ESupport portal)."
+            ),
+            raw=raw,
+        )
 
     def _merchant_email(self) -> str:
         return (

@@ -5,13 +5,15 @@ Demo credentials, accepted without configuration: username `demo`, password `dem
 
 Paths (below /noventiq):
     POST /v1/login_check               {"username", "password"} -> 200 {"token", "refresh_token"}
-    GET  /v1/order/{order_id}          the order, with `refund_request` (a gap, see below)
+    GET  /v1/order/{order_id}          the order ("[GET] Get order data"), its products with
+                                       their refund data (no refund request object: see below)
     POST /v1/order/{order_id}/refund   {"description"?, "email"} -> bare 200
 All but login_check need the header `AuthorizationJWT: Bearer <token>`; 401 codes 1008 missing,
 1007 invalid, 1009 expired. Errors are {"errors": [{"error": <int>, "message": "..."}]}.
-Refund request checks, in order: 111 Content-type, 110 JSON, 15000 account configuration,
-15060 (404) order not found, 15030 not paid, 15040 amount zero, 15050 open request exists (each
-stops validation), then 15010 per invalid field (cumulative).
+login_check answers 111 unless its Content-Type is application/json (seed 002: "The errors are
+the same for all the APIs"). Refund request checks, in order: 111 Content-type, 110 JSON, 15000
+account configuration, 15060 (404) order not found, 15030 not paid, 15040 amount zero, 15050 open
+request exists (each stops validation), then 15010 per invalid field (cumulative).
 login_check failures answer like the JWT bundle behind it: 400/401 {"code", "message"} (a gap).
 
 Configuration (configure({...})):
@@ -25,10 +27,6 @@ Configuration (configure({...})):
     refuse_orders               order ids whose refund requests are refused
     send_webhooks               send product.returned webhooks on completion (default True)
     webhook_secret              signs them (default "demo-webhook-secret")
-    webhook_flat_payment_method also put `payment_method` at the top of the webhook body, beside
-                                the documented nested `payment` object (default False). The
-                                signature is the same either way; this keeps the body shape our
-                                adapter read before issue 13 (it signs a top-level field).
 
 Webhooks, written from Noventiq's "Webhook examples" page (docs.noventiq.com/checkout), not from
 our adapter: a JSON POST with header `signature`, the SHA-512 hex digest of
@@ -37,11 +35,16 @@ our adapter: a JSON POST with header `signature`, the SHA-512 hex digest of
 example, secret `secret_key`, gives 1d0e480e...918d; tests/integrations/noventiq/test_sandbox.py
 checks it). The refund event is `product.returned`, one delivery per product.
 
-Refund processing: Noventiq's staff read the description. A description that starts with
-"Partial refund of <amount>" is a partial refund of that amount (the order stays `paid`);
-anything else refunds the whole order (the order turns `deleted`). A description containing
-REFUSE, or an order in refuse_orders, is refused. The order's `refund_request` is
-{"status": "sent" | "updating" | "completed" | "refused", "amount": "<decimal>", "updated_at"}.
+Refund processing ("Product refund", "Refund requests"): Noventiq's staff read the description
+and refund whole order items. A description that starts with "Partial refund" refunds the
+products it names as "line <product id>]" (the simulator's reading of a person reading it);
+anything else refunds every product. Each refunded product gets its refund data,
+`refund: {"date", "amount"}` (the field names are our ASSUMPTION: the published page names
+"refund data" without the fields we could read), and when every product is refunded the order
+turns `deleted` ("Order fully refunded"). A description containing REFUSE, or an order in
+refuse_orders, is refused: nothing on the order changes (a refusal shows only in the ESupport
+portal). The request's own state (sent -> updating -> completed | refused) is kept here, for
+15050 and the ledger, and is not part of GET /v1/order, as on Noventiq.
 
 load_orders(orders) takes OUR import format (orders/services.py) and stores each order in
 Noventiq's shape:
@@ -51,10 +54,12 @@ Noventiq's shape:
                       (a Noventiq status given as is is kept)
     external_id    <- external_id (the merchant's own id; "" when absent)
     create_date, pay_date <- placed_at, paid_at
-    currency, amount (grand_total, else the sum of lines and shipping), payment_method (first
-    payment's method), customer {"email"} <- customer.email,
-    products[] {"id", "sku", "name", "quantity", "price"} <- lines (external_id, sku, name,
-    quantity, unit_price)
+    currency, amount (grand_total, else the sum of lines and shipping),
+    payment {"payment_method"} <- the first payment's method,
+    customer {"email", "first_name", "last_name"} <- customer.email, customer.name,
+    products[] {"id", "sku", "name", "price", "quantity", "discount_amount", "vat_amount",
+    "amount", "refund"} <- lines (external_id, sku, name, unit_price, quantity, discount, tax;
+    amount = price x quantity - discount + tax; refund null until refunded)
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ import json
 import re
 import secrets
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from integrations.sandbox.server import (
     InvalidJSON,
@@ -91,10 +96,9 @@ DEFAULTS = {
     "refuse_orders": [],
     "send_webhooks": True,
     "webhook_secret": "demo-webhook-secret",
-    "webhook_flat_payment_method": False,
 }
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PARTIAL = re.compile(r"^\s*partial refund of\s+(\d+(?:\.\d+)?)", re.IGNORECASE)
+PARTIAL = re.compile(r"^\s*partial refund\b", re.IGNORECASE)
 STATUS_FROM_OURS = {
     "paid": "paid",
     "fulfilled": "paid",
@@ -109,6 +113,11 @@ def _b64(data: bytes) -> str:
 
 def _error(code: int, message: str, status: int = 400) -> SandboxResponse:
     return SandboxResponse.json({"errors": [{"error": code, "message": message}]}, status=status)
+
+
+def _is_json(request: SandboxRequest) -> bool:
+    content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip()
+    return content_type.lower() == "application/json"
 
 
 def webhook_signature(body: dict, secret: str) -> str:
@@ -130,6 +139,25 @@ def webhook_signature(body: dict, secret: str) -> str:
 def _order_number(order_id: str) -> int | str:
     """Noventiq's order ids are numbers; an order loaded with another number is kept as is."""
     return int(order_id) if order_id.isdigit() else order_id
+
+
+def _product(line: dict) -> dict:
+    """One of our order lines as a Noventiq product (the webhook example's product fields)."""
+    price = Decimal(str(line.get("unit_price", "0")))
+    quantity = int(line.get("quantity", 0))
+    discount = Decimal(str(line.get("discount", "0")))
+    tax = Decimal(str(line.get("tax", "0")))
+    return {
+        "id": str(line.get("external_id", "")),
+        "sku": line.get("sku", ""),
+        "name": line.get("name", ""),
+        "price": str(price),
+        "quantity": quantity,
+        "discount_amount": str(discount) if discount else "",
+        "vat_amount": str(tax),
+        "amount": str(price * quantity - discount + tax),
+        "refund": None,
+    }
 
 
 def _iso(epoch: float) -> str:
@@ -180,28 +208,26 @@ class NoventiqSandbox(Simulator):
                     )
                 status = str(data.get("status", "paid"))
                 payments = data.get("payments") or []
+                customer = data.get("customer") or {}
+                first, _, last = str(customer.get("name", "")).partition(" ")
                 self.orders[order_id] = {
-                    "order_id": order_id,
+                    "order_id": _order_number(order_id),
                     "order_name": f"Order {order_id}",
                     "status": STATUS_FROM_OURS.get(status, status),
                     "external_id": str(data.get("external_id", "")),
                     "create_date": data.get("placed_at") or _iso(self.now()),
-                    "pay_date": data.get("paid_at"),
+                    "pay_date": data.get("paid_at") or "",
                     "currency": data.get("currency", "USD"),
                     "amount": str(Decimal(str(amount))),
-                    "payment_method": payments[0].get("method", "card") if payments else "card",
-                    "customer": {"email": (data.get("customer") or {}).get("email", "")},
-                    "products": [
-                        {
-                            "id": str(line.get("external_id", "")),
-                            "sku": line.get("sku", ""),
-                            "name": line.get("name", ""),
-                            "quantity": int(line.get("quantity", 0)),
-                            "price": str(line.get("unit_price", "0")),
-                        }
-                        for line in lines
-                    ],
-                    "refund_request": None,
+                    "customer": {
+                        "email": customer.get("email", ""),
+                        "first_name": first,
+                        "last_name": last,
+                    },
+                    "payment": {
+                        "payment_method": payments[0].get("method", "card") if payments else "card"
+                    },
+                    "products": [_product(line) for line in lines],
                 }
             return len(orders)
 
@@ -245,6 +271,8 @@ class NoventiqSandbox(Simulator):
         return claims["username"], None
 
     def login_check(self, request: SandboxRequest) -> SandboxResponse:
+        if not _is_json(request):
+            return _error(111, "Invalid data format (Content-type).")
         try:
             data = request.json()
         except InvalidJSON:
@@ -281,36 +309,34 @@ class NoventiqSandbox(Simulator):
         refund["updated_at"] = _iso(now)
         if refused:
             return
-        if not refund["partial"]:
+        returned = []
+        for product in order["products"]:
+            if product["id"] in refund["products"] and not product["refund"]:
+                product["refund"] = {"date": refund["updated_at"], "amount": product["amount"]}
+                returned.append(product)
+        if all(p["refund"] for p in order["products"]):
             order["status"] = "deleted"
         if self.cfg("send_webhooks"):
-            self._send_returned(order, refund)
+            self._send_returned(order, refund, returned)
 
-    def _send_returned(self, order: dict, refund: dict) -> None:
-        products = order["products"]
-        if refund["partial"]:
-            products = [
-                p for p in products if p["id"] and f"line {p['id']}]" in refund["description"]
-            ]
+    def _send_returned(self, order: dict, refund: dict, returned: list[dict]) -> None:
         secret = str(self.cfg("webhook_secret"))
-        for product in products:
+        for product in returned:
             # The fields of the documented example that this simulator knows.
             payload = {
                 "event": REFUND_EVENT,
                 "event_date": refund["updated_at"],
-                "order_id": _order_number(order["order_id"]),
+                "order_id": order["order_id"],
                 "order_name": order["order_name"],
                 "status": order["status"],
                 "external_id": order["external_id"],
                 "create_date": order["create_date"],
-                "pay_date": order["pay_date"] or "",
+                "pay_date": order["pay_date"],
                 "currency": order["currency"],
                 "customer": dict(order["customer"]),
-                "product": dict(product),
-                "payment": {"payment_method": order["payment_method"]},
+                "product": {k: v for k, v in product.items() if k != "refund"},
+                "payment": dict(order["payment"]),
             }
-            if self.cfg("webhook_flat_payment_method"):
-                payload["payment_method"] = order["payment_method"]
             self.send_webhook(
                 url=self.callback_url("/noventiq/webhooks"),
                 headers={
@@ -344,15 +370,10 @@ class NoventiqSandbox(Simulator):
             return {"moved": moved}
 
     # --- orders API --------------------------------------------------------------------------
-    def _refund_request(self, order_id: str) -> dict | None:
-        for refund in reversed(self.refunds):
-            if refund["order_id"] == order_id:
-                return {
-                    "status": refund["status"],
-                    "amount": refund["amount"],
-                    "updated_at": refund["updated_at"],
-                }
-        return None
+    def _open_request(self, order_id: str) -> bool:
+        return any(
+            r["order_id"] == order_id and r["status"] in ("sent", "updating") for r in self.refunds
+        )
 
     def _order_not_found(self) -> SandboxResponse:
         code = int(self.cfg("not_found_code"))
@@ -376,17 +397,14 @@ class NoventiqSandbox(Simulator):
             order = self.orders.get(order_id)
             if order is None:
                 return self._order_not_found()
-            body = {k: v for k, v in order.items() if k != "refund_request"}
-            body["refund_request"] = self._refund_request(order_id)
-            return SandboxResponse.json(body)
+            return SandboxResponse.json(order)
 
     def create_refund(self, request: SandboxRequest, order_id: str) -> SandboxResponse:
         with self.lock:
             username, refused = self._authenticate(request)
             if refused:
                 return refused
-            content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip()
-            if content_type.lower() != "application/json":
+            if not _is_json(request):
                 return _error(111, "Invalid data format (Content-type).")
             try:
                 data = request.json()
@@ -412,8 +430,7 @@ class NoventiqSandbox(Simulator):
                 return _error(
                     15040, "Order refund is impossible. Order price amount is equal to zero."
                 )
-            current = self._refund_request(order_id)
-            if current and current["status"] in ("sent", "updating"):
+            if self._open_request(order_id):
                 return _error(
                     15050, "Order refund is impossible. Order refund request already exists."
                 )
@@ -428,13 +445,10 @@ class NoventiqSandbox(Simulator):
                 errors.append({"error": 15010, "message": "Invalid field value: email"})
             if errors:
                 return SandboxResponse.json({"errors": errors}, status=400)
-            amount = Decimal(order["amount"])
-            partial = PARTIAL.match(description)
-            if partial:
-                try:
-                    amount = min(Decimal(partial.group(1)), amount)
-                except InvalidOperation:
-                    partial = None
+            pending = [p for p in order["products"] if not p["refund"]]
+            if PARTIAL.match(description):
+                pending = [p for p in pending if p["id"] and f"line {p['id']}]" in description]
+            amount = sum((Decimal(p["amount"]) for p in pending), Decimal("0"))
             now = self.now()
             self.refunds.append(
                 {
@@ -443,7 +457,7 @@ class NoventiqSandbox(Simulator):
                     "description": description,
                     "email": email,
                     "amount": str(amount),
-                    "partial": bool(partial),
+                    "products": [p["id"] for p in pending],
                     "status": "sent",
                     "created_epoch": now,
                     "created_at": _iso(now),

@@ -1,6 +1,12 @@
-"""Noventiq's optional webhooks: a JSON POST with a `signature` header, the SHA-512 hex digest of
-`secret;event;order_id;create_date;payment_method;currency;customer.email`. The refund event is
-`product.returned`, one delivery per product.
+"""Noventiq's optional webhooks, as Noventiq Checkout's "Webhook examples" page publishes them
+(docs.noventiq.com/checkout/webhooks-examples): a JSON POST (content-type application/json) with
+a `signature` header, the SHA-512 hex digest of
+`[secret key];[event];[order_id];[create_date];[payment_method];[currency];[customer.email]`,
+where `payment_method` is the nested `payment.payment_method` and `order_id` a number (written as
+JSON writes it: 5555555). The page's example (secret "secret_key", event order.created) gives
+1d0e480e...918d; tests/integrations/noventiq/test_webhooks.py verifies it. The refund event is
+`product.returned` ("Refund product (including when chargeback)", "Event reference for
+webhooks"), one delivery per product.
 
 Noventiq sends no delivery id, so the delivery key is a digest of the raw body: a repeated
 delivery of the same body is the same delivery (and is stored once); another product or another
@@ -21,16 +27,23 @@ SIGNATURE_HEADER = "signature"
 REFUND_EVENT = "product.returned"
 
 
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
 def signature_base(payload: Mapping) -> list[str]:
-    customer = payload.get("customer") or {}
-    email = customer.get("email", "") if isinstance(customer, Mapping) else ""
+    """The template's fields after the secret, read where the page puts them."""
+    customer = payload.get("customer")
+    email = customer.get("email") if isinstance(customer, Mapping) else None
+    payment = payload.get("payment")
+    method = payment.get("payment_method") if isinstance(payment, Mapping) else None
     return [
-        str(payload.get("event", "")),
-        str(payload.get("order_id", "")),
-        str(payload.get("create_date", "")),
-        str(payload.get("payment_method", "")),
-        str(payload.get("currency", "")),
-        str(email),
+        _text(payload.get("event")),
+        _text(payload.get("order_id")),
+        _text(payload.get("create_date")),
+        _text(method),
+        _text(payload.get("currency")),
+        _text(email),
     ]
 
 

@@ -1,11 +1,13 @@
 """Contract tests: NoventiqAdapter against the Noventiq sandbox over HTTP."""
 
+import json
 from decimal import Decimal
 
 import requests
 
 from integrations.base import Accepted, Confirmed, FailedForNow, Rejected, ResultDelivery, Token
 from integrations.http import MarketplaceSession
+from integrations.noventiq import mapping
 from integrations.noventiq.client import NoventiqAdapter
 from integrations.registry import adapter_class
 
@@ -27,10 +29,15 @@ def test_registry_resolves_the_adapter():
     assert caps.cancel_after_creation is False
     assert caps.multiple_payments is False
     assert caps.partial_refund_by_line is True
+    # "Product refund": whole order items, all their units ("3 out of 5"), never an amount.
+    assert caps.partial_amount_refund is False
+    assert caps.partial_line_quantity is False
+    # GET /v1/order shows no refund request: ours cannot be looked up (a person checks).
+    assert caps.refund_lookup is False
     assert NoventiqAdapter.webhook_endpoints == {"": ("POST",)}
 
 
-def test_happy_path_partial_refund_sent_then_completed(adapter, sim):
+def test_happy_path_partial_refund_sent_then_its_items_refunded(adapter, sim):
     refund = make_refund()
     result = adapter.create_refund(refund)
     assert isinstance(result, Accepted)
@@ -39,19 +46,21 @@ def test_happy_path_partial_refund_sent_then_completed(adapter, sim):
     stored = ledger["refunds"][0]
     assert stored["order_id"] == "700101"
     assert stored["email"] == "refunds@merchant.example"
-    assert stored["amount"] == "10.00"
-    assert stored["partial"] is True
+    assert stored["amount"] == "20.00"
+    assert stored["products"] == ["L1"]
     assert stored["description"].startswith(
-        "Partial refund of 10.00 EUR (Refund Desk ref rd-refund-1-create). "
-        "Items: 1 x Mug [SKU SKU-1, line L1] 10.00."
+        "Partial refund of 20.00 EUR (Refund Desk ref rd-refund-1-create). "
+        "Items: 2 x Mug [SKU SKU-1, line L1] 20.00."
     )
     status = adapter.read_refund_status(refund)
     assert isinstance(status, Accepted)
-    assert status.raw["status"] == "sent"
+    assert status.raw == {"status": "paid", "refunded": []}
+    assert status.message.startswith("Noventiq has refunded 0 of the 1 order items")
     assert sim.advance() == {"moved": 1}
     status = adapter.read_refund_status(refund)
     assert isinstance(status, Confirmed)
-    assert status.raw["amount"] == "10.00"
+    assert status.raw == {"status": "paid", "refunded": ["L1"]}
+    assert status.message == "Noventiq refunded the order items L1 (order paid)."
     assert sim.orders["700101"]["status"] == "paid"
 
 
@@ -62,21 +71,63 @@ def test_full_refund_turns_the_order_deleted(adapter, sim):
     assert isinstance(adapter.create_refund(refund), Accepted)
     stored = sim.ledger(refund.idempotency_key)["refunds"][0]
     assert stored["description"].startswith("Full refund of 45.00 EUR")
-    assert stored["amount"] == "45.00"
+    assert stored["products"] == ["L1", "L2"]
     sim.advance()
-    assert isinstance(adapter.read_refund_status(refund), Confirmed)
+    result = adapter.read_refund_status(refund)
+    assert isinstance(result, Confirmed)
+    assert result.raw["status"] == "deleted"
     assert sim.orders["700101"]["status"] == "deleted"
 
 
-def test_refused_request_reads_as_rejected(adapter, sim):
+def test_deleted_order_is_issued_for_every_item(adapter, sim):
+    """ "Order statuses": deleted also means fully refunded, whatever the products show."""
+    sim.orders["700101"]["status"] = "deleted"
+    result = adapter.read_refund_status(make_refund())
+    assert isinstance(result, Confirmed)
+    assert result.raw == {"status": "deleted", "refunded": ["L1"]}
+
+
+def test_terminated_order_needs_a_person(adapter, sim):
+    sim.orders["700101"]["status"] = "Terminated"
+    result = adapter.read_refund_status(make_refund())
+    assert isinstance(result, Rejected)
+    assert result.code == "terminated"
+    assert result.message.startswith("Noventiq shows the order as Terminated")
+
+
+def test_refused_request_shows_nothing_in_the_api_and_stays_accepted(adapter, sim):
+    """A refusal is shown in the ESupport portal only ("Refund requests"): the order is as it
+    was, so the refund stays with Noventiq (processing) instead of being read as refused."""
     sim.configure({"refuse_orders": ["700101"]})
     refund = make_refund()
     assert isinstance(adapter.create_refund(refund), Accepted)
     sim.advance()
     result = adapter.read_refund_status(refund)
-    assert isinstance(result, Rejected)
-    assert result.code == "refused"
-    assert result.message == "Noventiq refused the refund request."
+    assert isinstance(result, Accepted)
+    assert result.raw == {"status": "paid", "refunded": []}
+    assert "refusal shows only in the ESupport portal" in result.message
+
+
+def test_read_order_maps_the_documented_order(adapter, sim):
+    data = adapter.read_order("700101")
+    assert data.external_number == "700101"
+    assert (data.status, data.currency) == ("paid", "EUR")
+    assert data.placed_at.isoformat() == "2026-11-01T10:00:00+00:00"
+    assert data.paid_at.isoformat() == "2026-11-01T10:01:00+00:00"
+    assert (data.customer_email, data.customer_name) == ("alice@example.com", "Alice")
+    assert [(li.external_id, li.sku, li.quantity, li.unit_price, li.tax) for li in data.lines] == [
+        ("L1", "SKU-1", 2, Decimal("10.00"), Decimal("0.00")),
+        ("L2", "SKU-2", 1, Decimal("20.00"), Decimal("0.00")),
+    ]
+    assert [(p.external_id, p.method, p.amount) for p in data.payments] == [
+        ("700101-payment", "card", Decimal("40.00"))
+    ]
+
+
+def test_read_order_of_an_unknown_order_is_none(adapter, sim):
+    assert adapter.read_order("999999") is None
+    sim.configure({"not_found_code": 15020})
+    assert adapter.read_order("999999") is None
 
 
 def test_token_is_cached_between_calls(adapter, sim):
@@ -120,17 +171,27 @@ def test_retry_with_the_same_key_creates_no_second_refund(adapter, sim):
     assert isinstance(adapter.create_refund(refund), Accepted)
     again = adapter.create_refund(refund)
     assert isinstance(again, Accepted)
-    assert "already holds this refund request" in again.message
+    assert again.message == (
+        "Noventiq already holds an open refund request for this order (15050); taken as this "
+        "refund's earlier attempt and not sent again."
+    )
+    assert again.raw["errors"][0]["error"] == 15050
     assert sim.ledger(refund.idempotency_key)["count"] == 1
-    assert _refund_posts(sim) == 1
+    assert _refund_posts(sim) == 2  # the second one answered 15050
 
 
 def test_retry_after_completion_creates_no_second_refund(adapter, sim):
     refund = make_refund()
     adapter.create_refund(refund)
     sim.advance()
-    assert isinstance(adapter.create_refund(refund), Accepted)
+    again = adapter.create_refund(refund)
+    assert isinstance(again, Confirmed)
+    assert again.message == (
+        "Noventiq already refunded the order items of this refund (L1; order paid); nothing "
+        "was sent again."
+    )
     assert sim.ledger(refund.idempotency_key)["count"] == 1
+    assert _refund_posts(sim) == 1
 
 
 def test_dropped_connection_after_recording_then_retry_creates_no_second_refund(adapter, sim):
@@ -142,6 +203,7 @@ def test_dropped_connection_after_recording_then_retry_creates_no_second_refund(
     assert sim.ledger(refund.idempotency_key)["count"] == 1
     second = adapter.create_refund(refund)
     assert isinstance(second, Accepted)
+    assert second.message.startswith("Noventiq already holds an open refund request")
     assert sim.ledger(refund.idempotency_key)["count"] == 1
 
 
@@ -189,14 +251,16 @@ def test_15040_order_amount_zero(adapter, sim):
     assert sim.ledger(None)["count"] == 0
 
 
-def test_15050_another_open_request(adapter, sim):
+def test_15050_any_open_request_is_taken_as_already_there(adapter, sim):
+    """Noventiq says only that *a* request is open (seed 002, 15050): it is never sent twice,
+    even when it is another refund's (Capabilities.notes: one open request per order)."""
     assert isinstance(adapter.create_refund(make_refund()), Accepted)
     other = make_refund(idempotency_key="rd-refund-2-create", total=Decimal("20.00"))
     result = adapter.create_refund(other)
-    assert isinstance(result, Rejected)
-    assert result.code == "15050"
-    assert result.message.startswith("Noventiq refuses: a refund request for this order is")
+    assert isinstance(result, Accepted)
+    assert result.message.startswith("Noventiq already holds an open refund request")
     assert sim.ledger("rd-refund-2-create")["count"] == 0
+    assert sim.ledger(None)["count"] == 1
 
 
 def test_15060_order_not_found(adapter, sim):
@@ -278,7 +342,6 @@ def test_long_partial_description_fits_500_characters(adapter, sim):
     stored = sim.ledger(refund.idempotency_key)["refunds"][0]
     assert len(stored["description"]) <= 500
     assert "more line(s)" in stored["description"]
-    assert stored["amount"] == "30.00"
 
 
 def test_every_request_carries_the_jwt_header_and_json(adapter, sim, base_url):
@@ -287,6 +350,21 @@ def test_every_request_carries_the_jwt_header_and_json(adapter, sim, base_url):
     assert post["headers"]["content-type"] == "application/json"
     assert post["headers"]["authorizationjwt"].startswith("Bearer ")
     assert set(requests.models.complexjson.loads(post["body"])) == {"description", "email"}
+
+
+def test_login_sends_json_and_a_111_answer_is_read_as_noventiq_s_code(adapter, sim):
+    adapter.read_refund_status(make_refund())
+    login = next(r for r in sim.requests if r["path"] == "/v1/login_check")
+    assert login["headers"]["content-type"] == "application/json"
+    # What the sandbox answers a login that is not JSON (test_sandbox): Noventiq's 111.
+    answer = requests.Response()
+    answer.status_code = 400
+    answer._content = json.dumps(
+        {"errors": [{"error": 111, "message": "Invalid data format (Content-type)."}]}
+    ).encode()
+    error = adapter._classify_login(answer)
+    assert (type(error).__name__, error.code) == ("PermanentError", "111")
+    assert error.message == mapping.ERROR_CODES[111][1]
 
 
 def test_token_refused_again_after_renewal_is_failed_for_now_1009(adapter, sim):

@@ -33,13 +33,78 @@ def test_staff_messages():
     assert mapping.staff_message(99999, "Odd") == "Noventiq refused the request (error 99999): Odd"
 
 
-def test_status_table_uses_our_vocabulary():
-    assert mapping.REFUND_REQUEST_STATUS == {
-        "sent": "PROCESSING",
-        "updating": "PROCESSING",
-        "completed": "ISSUED",
-        "refused": "DENIED",
+def _order(status="paid", refunded=()):
+    return {
+        "order_id": 700101,
+        "status": status,
+        "products": [
+            {
+                "id": pid,
+                "refund": {"date": "2026-11-02T00:00:00+00:00"} if pid in refunded else None,
+            }
+            for pid in ("L1", "L2")
+        ],
     }
+
+
+def test_outcome_is_issued_when_every_covered_item_is_refunded():
+    refund = make_refund()  # L1
+    assert mapping.refund_outcome(_order(), refund).issued is False
+    assert mapping.refund_outcome(_order(refunded=("L2",)), refund).issued is False
+    outcome = mapping.refund_outcome(_order(refunded=("L1",)), refund)
+    assert (outcome.issued, outcome.covered, outcome.refunded) == (True, ("L1",), ("L1",))
+
+
+def test_outcome_of_a_refund_without_lines_covers_every_item():
+    refund = make_refund(lines=())
+    assert mapping.refund_outcome(_order(refunded=("L1",)), refund).issued is False
+    assert mapping.refund_outcome(_order(refunded=("L1", "L2")), refund).issued is True
+
+
+def test_outcome_reads_the_documented_order_statuses():
+    refund = make_refund()
+    deleted = mapping.refund_outcome(_order(status="deleted"), refund)
+    assert (deleted.issued, deleted.terminated) == (True, False)
+    terminated = mapping.refund_outcome(_order(status="Terminated"), refund)
+    assert (terminated.issued, terminated.terminated) == (False, True)
+    assert mapping.refund_outcome(_order(status="not paid"), refund).issued is False
+
+
+def test_an_empty_refund_object_is_no_refund():
+    order = _order()
+    order["products"][0]["refund"] = {}
+    assert mapping.refund_outcome(order, make_refund()).issued is False
+
+
+def test_order_data_of_a_fully_refunded_paid_order_is_paid_and_of_an_unpaid_one_cancelled():
+    body = {
+        "order_id": 5555555,
+        "status": "deleted",
+        "create_date": "2021-08-13T09:16:35+03:00",
+        "pay_date": "2021-08-13T09:20:00+03:00",
+        "currency": "eur",
+        "customer": {"email": "customer@gmail.com", "first_name": "Marcel", "last_name": "Laporte"},
+        "payment": {"payment_method": "CreditCard"},
+        "products": [
+            {
+                "id": "111111",
+                "sku": "0001",
+                "name": "Demo",
+                "price": "100.00",
+                "quantity": 1,
+                "discount_amount": "",
+                "vat_amount": "0.00",
+                "amount": "100.00",
+            }
+        ],
+    }
+    data = mapping.order_data(body)
+    assert (data.external_number, data.status, data.currency) == ("5555555", "paid", "EUR")
+    assert data.customer_name == "Marcel Laporte"
+    assert [(p.method, p.amount) for p in data.payments] == [("CreditCard", Decimal("100.00"))]
+    unpaid = mapping.order_data({**body, "pay_date": ""})
+    assert (unpaid.status, unpaid.payments) == ("cancelled", ())
+    assert mapping.order_data({**body, "products": []}) is None
 
 
 def test_full_refund_description_has_no_items():
@@ -53,15 +118,15 @@ def test_full_refund_description_has_no_items():
 
 def test_partial_description_lists_lines_shipping_and_other():
     refund = make_refund(
-        total=Decimal("17.50"),
+        total=Decimal("27.50"),
         shipping_amount=Decimal("5.00"),
         additional_amount=Decimal("2.50"),
         reason_code="",
         customer_explanation="",
     )
     assert mapping.refund_description(refund) == (
-        "Partial refund of 17.50 EUR (Refund Desk ref rd-refund-1-create). "
-        "Items: 1 x Mug [SKU SKU-1, line L1] 10.00; shipping 5.00; other 2.50."
+        "Partial refund of 27.50 EUR (Refund Desk ref rd-refund-1-create). "
+        "Items: 2 x Mug [SKU SKU-1, line L1] 20.00; shipping 5.00; other 2.50."
     )
 
 

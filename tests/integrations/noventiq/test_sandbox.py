@@ -5,7 +5,9 @@ import json
 import pytest
 import requests
 
-VALID = {"description": "Wrong product", "email": "merchant@gmail.com"}
+from . import published
+
+VALID = published.REFUND_REQUEST_EXAMPLE
 
 
 def _token(base_url, username="demo", password="demo-secret"):  # noqa: S107 (sandbox demo)
@@ -71,59 +73,79 @@ def test_configured_credentials_replace_the_demo_ones(sim, base_url):
     assert _token(base_url, "shop-7", "s3cret")
 
 
-def test_create_refund_answers_bare_200_and_order_shows_sent(sim, base_url):
-    response = _refund(base_url)
+def test_create_refund_answers_bare_200_and_the_order_shows_no_request(sim, base_url):
+    """ "[GET] Get order data": the order, its products and their refund data; no refund
+    request object (its state is in the ESupport portal only)."""
+    response = _refund(base_url, body=published.REFUND_REQUEST_EXAMPLE)
     assert response.status_code == 200
     assert response.content == b""
     order = requests.get(f"{base_url}/noventiq/v1/order/700101", headers=_auth(base_url), timeout=5)
     assert order.status_code == 200
     body = order.json()
-    assert body["order_id"] == "700101"
+    assert body["order_id"] == 700101  # a number
     assert body["order_name"] == "Order 700101"
     assert body["status"] == "paid"
     assert body["external_id"] == "SHOP-1"
     assert body["create_date"] == "2026-11-01T10:00:00+00:00"
     assert body["pay_date"] == "2026-11-01T10:01:00+00:00"
     assert body["currency"] == "EUR"
-    assert body["amount"] == "45.00"
-    assert body["customer"] == {"email": "alice@example.com"}
+    assert body["customer"] == {
+        "email": "alice@example.com",
+        "first_name": "Alice",
+        "last_name": "",
+    }
+    assert body["payment"] == {"payment_method": "card"}
     assert body["products"][0] == {
         "id": "L1",
         "sku": "SKU-1",
         "name": "Mug",
-        "quantity": 2,
         "price": "10.00",
+        "quantity": 2,
+        "discount_amount": "",
+        "vat_amount": "0.00",
+        "amount": "20.00",
+        "refund": None,
     }
-    assert set(body["refund_request"]) == {"status", "amount", "updated_at"}
-    assert body["refund_request"]["status"] == "sent"
-    assert body["refund_request"]["amount"] == "45.00"  # not "Partial refund of": the whole order
+    assert "refund_request" not in body
+    assert sim.ledger(None)["refunds"][0]["status"] == "sent"
+    # "Wrong product" does not say "Partial refund": every item of the order.
+    assert sim.ledger(None)["refunds"][0]["products"] == ["L1", "L2"]
 
 
-def test_status_moves_sent_updating_completed_with_time(sim, base_url):
+def test_request_moves_sent_updating_completed_with_time_and_refunds_the_items(sim, base_url):
     sim.configure({"step_seconds": 60})
     assert _refund(base_url).status_code == 200
     url = f"{base_url}/noventiq/v1/order/700101"
 
-    def status():
+    def order():
         return requests.get(url, headers=_auth(base_url), timeout=5).json()
 
-    assert status()["refund_request"]["status"] == "sent"
+    assert [p["refund"] for p in order()["products"]] == [None, None]
     sim.configure({"clock_offset": 61})
-    assert status()["refund_request"]["status"] == "updating"
+    assert order()["status"] == "paid"
+    assert sim.ledger(None)["refunds"][0]["status"] == "updating"
     sim.configure({"clock_offset": 121})
-    body = status()
-    assert body["refund_request"]["status"] == "completed"
-    assert body["status"] == "deleted"
+    body = order()
+    assert sim.ledger(None)["refunds"][0]["status"] == "completed"
+    assert body["status"] == "deleted"  # "Order fully refunded"
+    assert [p["refund"]["amount"] for p in body["products"]] == ["20.00", "20.00"]
 
 
-def test_advance_control_endpoint_finishes_requests(sim, base_url):
-    _refund(base_url, body={"description": "Partial refund of 10.00 EUR", "email": "m@x.io"})
+def test_partial_request_refunds_the_whole_items_it_names(sim, base_url):
+    description = "Partial refund of 10.00 EUR. Items: 1 x Mug [SKU SKU-1, line L1] 10.00."
+    _refund(base_url, body={"description": description, "email": "m@x.io"})
     moved = requests.post(f"{base_url}/_control/noventiq/advance", timeout=5).json()
     assert moved == {"moved": 1}
     ledger = requests.get(f"{base_url}/_control/noventiq/ledger", timeout=5).json()
     assert ledger["count"] == 1
     assert ledger["refunds"][0]["status"] == "completed"
-    assert ledger["refunds"][0]["amount"] == "10.00"
+    assert ledger["refunds"][0]["amount"] == "20.00"  # "3 of 5 -> all units": both mugs
+    products = sim.orders["700101"]["products"]
+    assert products[0]["refund"] == {
+        "date": ledger["refunds"][0]["updated_at"],
+        "amount": "20.00",
+    }
+    assert products[1]["refund"] is None
     assert sim.orders["700101"]["status"] == "paid"
 
 
@@ -132,6 +154,7 @@ def test_refund_description_with_refuse_is_refused(sim, base_url):
     sim.advance()
     assert sim.ledger(None)["refunds"][0]["status"] == "refused"
     assert sim.orders["700101"]["status"] == "paid"
+    assert [p["refund"] for p in sim.orders["700101"]["products"]] == [None, None]
 
 
 @pytest.mark.parametrize(
@@ -180,6 +203,20 @@ def test_111_wrong_content_type(sim, base_url):
     assert response.status_code == 400
     assert _errors(response) == [(111, "Invalid data format (Content-type).")]
     assert sim.ledger(None)["count"] == 0
+
+
+def test_login_check_refuses_a_body_that_is_not_application_json(sim, base_url):
+    """seed 002: content-type "must be equal to application/json"; "the errors are the same for
+    all the APIs"."""
+    response = requests.post(
+        f"{base_url}/noventiq/v1/login_check",
+        data=json.dumps({"username": "demo", "password": "demo-secret"}),
+        headers={"Content-Type": "text/plain"},
+        timeout=5,
+    )
+    assert response.status_code == 400
+    assert _errors(response) == [(111, "Invalid data format (Content-type).")]
+    assert "token" not in response.json()
 
 
 def test_110_invalid_json(sim, base_url):
@@ -323,25 +360,24 @@ def test_load_orders_via_control_endpoint(sim, base_url):
     ).json()
     assert body["status"] == "paid"
     assert body["amount"] == "5.50"
-    assert body["payment_method"] == "paypal"
-    assert body["refund_request"] is None
+    assert body["payment"] == {"payment_method": "paypal"}
+    assert "payment_method" not in body
+    assert body["products"][0]["amount"] == "3.00"  # 3 x 1.10 - 0.30
+    assert "refund_request" not in body
 
 
 def test_webhook_signature_is_the_documented_one():
-    """Noventiq's "Webhook examples" page: secret `secret_key`, its order.created example body
-    (the fields the signature reads), and the signature it shows."""
+    """Noventiq's "Webhook examples" page: the sandbox's signing gives the page's signature for
+    the page's body and secret."""
     from integrations.noventiq.sandbox import webhook_signature
 
-    body = {
-        "event": "order.created",
-        "order_id": 5555555,
-        "create_date": "2021-08-13T09:16:35+03:00",
-        "currency": "EUR",
-        "customer": {"country": "FR", "email": "customer@gmail.com"},
-        "payment": {"payment_method": "CreditCard", "payment_system_name": "Bank Card"},
-    }
-
-    assert webhook_signature(body, "secret_key") == (
-        "1d0e480e14922b2e330216b2d34b3b9998267067143cf9ef7caaf3637de0307f"
-        "207b7c6b1cd94ece313366baa24014c488796eef3dabbe8e60e7d1e72c73918d"
+    body = json.loads(published.WEBHOOK_EXAMPLE_BODY)
+    assert webhook_signature(body, published.WEBHOOK_EXAMPLE_SECRET) == (
+        published.WEBHOOK_EXAMPLE_SIGNATURE
     )
+
+
+def test_error_body_has_the_published_shape(sim, base_url):
+    sim.configure({"not_found_code": 15020})
+    response = _refund(base_url, "424242")
+    assert response.json() == published.ERROR_BODY_EXAMPLE

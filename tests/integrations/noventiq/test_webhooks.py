@@ -1,4 +1,5 @@
-"""Noventiq product.returned webhooks: the sandbox signs them, the adapter verifies them."""
+"""Noventiq webhooks: the published example verifies (and tampered does not), the sandbox signs
+its product.returned webhooks the documented way, the adapter verifies them."""
 
 import hashlib
 import json
@@ -11,7 +12,73 @@ import requests
 from integrations.base import WebhookRejected, WebhookTopic
 from integrations.noventiq.client import NoventiqAdapter
 
+from . import published
 from .conftest import make_account, make_refund
+
+
+def _parse(adapter, body: bytes, signature: str):
+    return adapter.parse_webhook(
+        name="",
+        method="POST",
+        headers={"content-type": "application/json", "signature": signature},
+        body=body,
+    )
+
+
+@pytest.fixture
+def example_adapter(base_url):
+    """An account whose webhook secret is the published example's."""
+    return NoventiqAdapter(make_account(base_url, webhook_secret=published.WEBHOOK_EXAMPLE_SECRET))
+
+
+def test_the_published_example_verifies(example_adapter):
+    message = _parse(
+        example_adapter, published.WEBHOOK_EXAMPLE_BODY, published.WEBHOOK_EXAMPLE_SIGNATURE
+    )
+    assert message.topic == WebhookTopic.IGNORED  # order.created: verified, nothing to do
+    assert message.order_external_number == "5555555"
+    assert message.payload["payment"]["payment_method"] == "CreditCard"
+
+
+def test_the_published_example_signs_the_string_the_page_shows():
+    from integrations.noventiq.webhooks import sign, signature_base
+
+    payload = json.loads(published.WEBHOOK_EXAMPLE_BODY)
+    assert ";".join([published.WEBHOOK_EXAMPLE_SECRET, *signature_base(payload)]) == (
+        published.WEBHOOK_EXAMPLE_SIGNED_TEXT
+    )
+    assert sign(payload, published.WEBHOOK_EXAMPLE_SECRET) == published.WEBHOOK_EXAMPLE_SIGNATURE
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("event",), "product.returned"),
+        (("order_id",), 5555556),
+        (("create_date",), "2021-08-13T09:16:36+03:00"),
+        (("payment", "payment_method"), "PayPal"),
+        (("currency",), "USD"),
+        (("customer", "email"), "someone@gmail.com"),
+    ],
+)
+def test_the_published_example_tampered_by_one_field_is_refused(example_adapter, path, value):
+    payload = json.loads(published.WEBHOOK_EXAMPLE_BODY)
+    target = payload
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(WebhookRejected) as exc:
+        _parse(example_adapter, json.dumps(payload).encode(), published.WEBHOOK_EXAMPLE_SIGNATURE)
+    assert (exc.value.status, exc.value.message) == (401, "Wrong Noventiq signature")
+
+
+def test_a_top_level_payment_method_is_not_the_signed_one(example_adapter):
+    """The template's payment_method is the nested payment.payment_method: a body that moves it
+    to the top level (what our verifier read before issue 13) no longer verifies."""
+    payload = json.loads(published.WEBHOOK_EXAMPLE_BODY)
+    payload["payment_method"] = payload.pop("payment")["payment_method"]
+    with pytest.raises(WebhookRejected):
+        _parse(example_adapter, json.dumps(payload).encode(), published.WEBHOOK_EXAMPLE_SIGNATURE)
 
 
 def _sent_webhooks(base_url, count):
@@ -31,15 +98,6 @@ def delivered(adapter, sim, base_url):
     return _deliver(adapter, base_url)
 
 
-@pytest.fixture
-def delivered_flat(adapter, sim, base_url):
-    """The same, with `payment_method` also at the top of the body: the shape our verifier reads
-    (issue 13: it must read the documented nested `payment.payment_method`; then this fixture
-    and the sandbox option go)."""
-    sim.configure({"webhook_flat_payment_method": True})
-    return _deliver(adapter, base_url)
-
-
 def _deliver(adapter, base_url):
     refund = make_refund(total=Decimal("45.00"))
     adapter.create_refund(refund)
@@ -54,6 +112,11 @@ def test_sandbox_sends_signed_product_returned_per_product(delivered, base_url):
     assert first["order_id"] == 700101  # a number, as in Noventiq's example
     assert first["payment"] == {"payment_method": "card"}
     assert "payment_method" not in first
+    assert set(first) >= set(json.loads(published.WEBHOOK_EXAMPLE_BODY)) - {
+        "locale",
+        "order_detail_url",
+        "document_part",
+    }
     assert [json.loads(h["body"])["product"]["id"] for h in delivered] == ["L1", "L2"]
     base = ";".join(
         [
@@ -69,8 +132,7 @@ def test_sandbox_sends_signed_product_returned_per_product(delivered, base_url):
     assert delivered[0]["headers"]["signature"] == hashlib.sha512(base.encode()).hexdigest()
 
 
-def test_adapter_accepts_the_sandbox_signed_body(adapter, delivered_flat):
-    delivered = delivered_flat
+def test_adapter_accepts_the_sandbox_signed_body(adapter, delivered):
     hook = delivered[0]
     message = adapter.parse_webhook(
         name="", method="POST", headers=hook["headers"], body=hook["body"].encode()
@@ -172,7 +234,7 @@ def test_other_events_are_verified_and_ignored(adapter):
         "event": "order.paid",
         "order_id": "700101",
         "create_date": "x",
-        "payment_method": "card",
+        "payment": {"payment_method": "card"},
         "currency": "EUR",
         "customer": {"email": "a@b.c"},
     }
