@@ -1,18 +1,25 @@
 """LLZW shop REST API v2 client (adapter key `llzw`). We log in as the shop's SELLER.
 
-Authentication: form login `POST /api/v1/login` (username, password) sets a session cookie
-(`JSESSIONID`); the cookie is cached per adapter instance and sent on every call. When the shop
-answers 401 (session expired or unknown) we log in again once and repeat the call.
+Authentication (LLZW API reference, "Authentication"): form login `POST /login` (username,
+password) sets a session cookie (`JSESSIONID`); the cookie is cached per adapter instance and
+sent on every call. When the shop answers 401 (session expired or unknown) we log in again once
+and repeat the call.
 
 Credentials (MarketplaceAccount.credentials): {"username": ..., "password": ...}.
 
+What the SELLER account may do (seed 003): list, read, create (POST) and cancel (DELETE)
+refunds. PATCH is `SHIP_INIT` only, for the CUSTOMER role: the seller's decisions (confirm,
+receive the goods, issue the money, deny) are not in the API; the shop's own staff take them on
+the shop, and Refund Desk learns them by polling `GET /api/v2/refunds` (refunds.delivery.polling:
+statuses through refund_apply_remote_status, our own refunds' results through
+refund_apply_marketplace_result).
+
 A refund Refund Desk creates: look the order's refunds up for our idempotency marker (see
-mapping.py), POST one only when none exists, then act as the seller until the money is paid out:
-CONFIRM (REQUESTED -> WAITING, or PROCESSING when refund-only), RECEIVE (WAITING -> PROCESSING,
-with the return's tracking), ISSUE (PROCESSING -> ISSUED). Each step is read back from the shop,
-so a retry after a timeout resumes where the last attempt stopped and never creates a second
-refund. A refund a customer opened on the shop (RefundData.external_id set) is driven the same
-way, without the POST.
+mapping.py ASSUMPTIONS), POST one only when none exists, and answer with what the shop holds:
+Accepted while its staff have not decided, Confirmed once ISSUED, Rejected when DENIED or
+CANCELLED. A refund a customer opened on the shop (RefundData.external_id set) is read by its
+id, without the POST. Approving, denying and return tracking are not told to the shop (Confirmed
+with a note saying so): there is no call for them.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ from . import mapping
 from .webhooks import parse_webhook
 
 SESSION_COOKIE = "JSESSIONID"
+# LLZW API reference, "Authentication": POST http://example.com/login
+LOGIN_PATH = "/login"
 PAGE_SIZE = 100
 MAX_PAGES = 200  # a runaway guard: 20,000 refunds per listing
 
@@ -64,11 +73,12 @@ class LlzwAdapter(MarketplaceAdapter):
         notes=(
             "LLZW takes one amount per refund: lines, shipping and extras are sent as one sum, "
             "and the shop chooses how to pay it back.",
+            "The shop's own staff confirm, pay out or deny LLZW refunds on the shop; Refund Desk "
+            "follows their decisions by polling, a few minutes late.",
             "On LLZW a refund can be cancelled only while it is requested or waiting for the "
             "return.",
-            "The customer enters the return's tracking number on the shop; Refund Desk passes "
-            "its own tracking when it marks the goods received.",
-            "Refunds customers open on the shop reach Refund Desk by polling, a few minutes late.",
+            "Only the customer enters the return's tracking on LLZW; Refund Desk reads it when "
+            "it polls.",
         ),
         rate_limit_per_second=None,
         # GET /api/v2/refunds?orderId= (seed 003) finds our refund by the key in its reason.
@@ -93,7 +103,7 @@ class LlzwAdapter(MarketplaceAdapter):
                 code="missing_credentials",
             )
         response = self._request(
-            "POST", self._url("/api/v1/login"), data={"username": username, "password": password}
+            "POST", self._url(LOGIN_PATH), data={"username": username, "password": password}
         )
         session_id = response.cookies.get(SESSION_COOKIE)
         if not session_id:
@@ -214,9 +224,6 @@ class LlzwAdapter(MarketplaceAdapter):
         ]
 
     # --- Actions ----------------------------------------------------------------------------
-    def _patch(self, refund_id: Any, body: dict) -> dict:
-        return self._call("PATCH", f"/api/v2/refunds/{refund_id}", payload=body) or {}
-
     def _create_refund(self, refund: RefundData) -> Result:
         entity = self._existing(refund)
         if entity is None:
@@ -225,64 +232,22 @@ class LlzwAdapter(MarketplaceAdapter):
             entity = (
                 self._call("POST", "/api/v2/refunds", payload=mapping.create_payload(refund)) or {}
             )
-        return self._drive_to_issued(refund, entity)
-
-    def _drive_to_issued(self, refund: RefundData, entity: dict) -> Result:
-        for _ in range(4):
-            status = entity.get("status")
-            refund_id = entity.get("id")
-            if status == "ISSUED":
-                return Confirmed(
-                    external_id=str(refund_id), message="LLZW issued the refund.", raw=entity
-                )
-            if status in ("DENIED", "CANCELLED"):
-                raise PermanentError(
-                    f"LLZW refund {refund_id} is {status.lower()} on the shop; it cannot be paid.",
-                    code=f"refund_{status.lower()}",
-                    raw=entity,
-                )
-            if status in ("REQUESTED", "PENDING"):
-                entity = self._patch(refund_id, {"action": "CONFIRM"})
-            elif status == "WAITING":
-                body: dict[str, Any] = {"action": "RECEIVE"}
-                if refund.return_tracking_id and not entity.get("trackingId"):
-                    body["trackingId"] = refund.return_tracking_id
-                    body["carrierName"] = refund.return_carrier or "unknown"
-                entity = self._patch(refund_id, body)
-            elif status == "PROCESSING":
-                entity = self._patch(refund_id, {"action": "ISSUE"})
-            else:
-                raise PermanentError(
-                    f"LLZW reports an unknown refund status {status!r}.",
-                    code="unknown_status",
-                    raw=entity,
-                )
-        return Accepted(
-            external_id=str(entity.get("id", "")),
-            message="LLZW has not issued the refund yet.",
-            raw=entity,
+        return self._settled(
+            entity, "LLZW holds the refund; the shop's staff pay it out, Refund Desk polls."
         )
 
     def _approve_return(self, refund: RefundData) -> Result:
-        entity = self._existing(refund)
-        if entity is None:
-            return Confirmed(message="LLZW holds no refund for this yet; nothing to approve.")
-        if entity.get("status") in ("REQUESTED", "PENDING"):
-            entity = self._patch(entity["id"], {"action": "CONFIRM"})
-        return self._settled(entity, "LLZW confirmed the refund; the customer can ship.")
+        return Confirmed(
+            external_id=refund.external_id,
+            message="LLZW is not told: its API has no seller decision; the shop's staff confirm "
+            "the refund on the shop.",
+        )
 
     def _deny_refund(self, refund: RefundData) -> Result:
-        entity = self._existing(refund)
-        if entity is None:
-            return Confirmed(message="LLZW holds no refund for this; nothing to deny.")
-        if entity.get("status") == "DENIED":
-            return Confirmed(
-                external_id=str(entity["id"]), message="Already denied on LLZW.", raw=entity
-            )
-        reason = (refund.response_reason or "Denied by the seller").strip()
-        entity = self._patch(entity["id"], {"action": "DENY", "reason": reason})
         return Confirmed(
-            external_id=str(entity.get("id", "")), message="LLZW denied the refund.", raw=entity
+            external_id=refund.external_id,
+            message="LLZW is not told: its API has no seller decision; deny the refund on the "
+            "shop too, or Refund Desk will show the shop's status as drift.",
         )
 
     def _cancel_refund(self, refund: RefundData) -> Result:
@@ -295,8 +260,8 @@ class LlzwAdapter(MarketplaceAdapter):
 
     def _send_return_shipment(self, refund: RefundData) -> Result:
         return Confirmed(
-            message="On LLZW only the customer enters return tracking; Refund Desk sends it "
-            "when the goods are marked received."
+            message="LLZW is not told: only the customer enters return tracking on the shop "
+            "(SHIP_INIT)."
         )
 
     def _read_refund_status(self, refund: RefundData) -> Result:
@@ -316,6 +281,12 @@ class LlzwAdapter(MarketplaceAdapter):
                 code=f"refund_{status.lower()}",
                 message=f"LLZW refund {refund_id} is {status.lower()} on the shop"
                 + (f": {why}" if why else "."),
+                raw=entity,
+            )
+        if status not in mapping.STATUS_MAP:
+            return Rejected(
+                code="unknown_status",
+                message=f"LLZW reports an unknown status {status!r} for refund {refund_id}.",
                 raw=entity,
             )
         return Accepted(external_id=refund_id, message=pending_message, raw=entity)

@@ -1,17 +1,48 @@
 """LLZW shop REST API v2: our refund <-> the shop's refund, and the shop's error types.
 
-Documentation: seed 003 ("Refunds": Refund Entity Definition, Get Refunds Infomation, Create a
-Refund, Provide shipment infomation, Cancel a Specific Refund) and marketplaces.md § llzw.
+What the platform publishes (the pages this package is written from; DOCS.md has the table
+documented item -> adapter -> sandbox -> test):
+- Seed 003 (/work/shared/seeds/003_*.txt), the shop's "Refunds" reference: the Refund entity
+  (id, order, createdAt, updatedAt, requester, requestReason, responseReason, confirmedAt,
+  issuedAt, amount, status, trackingId, carrierName, refundOnly, valid) and its example JSON;
+  `GET /api/v2/refunds` (page from 0, size default 20, orderId, status, valid; SELLER or
+  CUSTOMER; "the requested orderId must belong to you"); `GET /api/v2/refunds/<ID>`;
+  `POST /api/v2/refunds` (orderId Integer, reason String, amount Float, refundOnly Boolean, all
+  required; SELLER or CUSTOMER); `PATCH /api/v2/refunds/<id>` with action `SHIP_INIT`,
+  trackingId and carrierName (CUSTOMER only; only when refundOnly is false); `DELETE
+  /api/v2/refunds/<ID>` (SELLER or CUSTOMER; only in PENDING, WAITING, REQUESTED).
+  Nothing else: the seller's decisions (confirm, receive, issue, deny) are not in the API. They
+  are made by the shop's own staff on the shop; Refund Desk learns them by polling the list.
+- The LLZW API reference (github.com/YanzheL/llzw-docs, "Authentication" and "Generals"):
+  `POST /login` with the form fields username and password sets the session cookie; every
+  answer is the envelope {"responseId", "success", "data"} (its example spells "sucess").
+- The platform's published source (github.com/YanzheL/llzw, api-gate message/RestApiResponse
+  and message/error/*): the envelope also carries "timestamp" and "error": {"type", "message"};
+  error types are "API." + API.INVALID_PARAMETER, API.OPERATION_UNSUPPORTED,
+  API.REJECTED_BY_ENTITY, API.ENTITY_ALREADY_EXISTS (HTTP 400, the default status),
+  API.ENTITY_NOT_FOUND and API.DEPENDENT_ENTITY_NOT_FOUND (404), API.SECURITY.ACCESS_DENIED
+  (403), API.SECURITY.INVALID_CREDENTIAL, API.INTERNAL_SERVER_ERROR (500); a request without a
+  session is answered 401 (security/RestAuthenticationEntryPoint).
+- marketplaces.md § llzw and its "Known corrections" block (PATCH is SHIP_INIT only).
 
-Gaps we fill (the simulator follows the same rules):
-- The shop has no idempotency key. We write ours into the refund's free-text `reason`
-  (`requestReason` on the entity) as the marker ``[RD:<key>]``; before creating, the adapter
-  looks the order's refunds up for that marker, so a retry finds the refund it already made.
-- The shop's order id is an Integer: in Refund Desk an LLZW order's external number is that
-  id written in digits ("1001").
-- Amounts are JSON numbers ("Float" in the docs). We never pass through float: amounts go out
-  as the exact decimal text of a Decimal and are read back with `parse_float=Decimal`.
-- Dates look like "2019-10-1 3:00 PM GMT+1:00" (minute precision).
+ASSUMPTIONS (what the pages do not say; the simulator follows the same ones):
+- Idempotency: the shop has no idempotency key. We write ours into the refund's free-text
+  `reason` (read back as `requestReason`) as the marker ``[RD:<key>]``; before creating, the
+  adapter lists the order's refunds (`GET /api/v2/refunds?orderId=`) and looks for the marker,
+  so a retry finds the refund it already made. That the shop keeps `reason` verbatim (no
+  trimming, up to 255 characters) is an assumption: the docs give no length and no rule.
+- A refund Refund Desk creates is sent with refundOnly true: Refund Desk creates it only once
+  the refund is PROCESSING, i.e. the goods (if any) were already received and checked in Refund
+  Desk, and the SELLER account could not enter a shipment anyway (SHIP_INIT is CUSTOMER only).
+- `PENDING` is named once (the DELETE rule) but is not in the status enum: we read it as
+  REQUESTED.
+- The shop's order id is an Integer: in Refund Desk an LLZW order's external number is that id
+  written in digits ("1001"). Amounts are JSON numbers ("Float"): they go out as the exact
+  decimal text of a Decimal and are read back with `parse_float=Decimal`, never through float.
+- Dates look like the example's "2019-10-1 3:00 PM GMT+1:00" (minute precision); ISO-8601 is
+  read too.
+- An error type we do not know, or a 4xx without an envelope, is permanent; a 5xx or 429
+  without a known type is the transport's (transient).
 """
 
 from __future__ import annotations
@@ -24,9 +55,11 @@ from typing import Any
 
 from integrations.base import RefundData, RemoteRefund
 
-# Shop status -> Refund Desk status (refunds.states values). The shop uses our vocabulary;
-# `PENDING` is named once in the docs ("you can only cancel a refund which is in PENDING,
-# WAITING, REQUESTED") but is not in the entity's enum; we read it as REQUESTED.
+# Seed 003, Refund entity `status`: shop status -> Refund Desk status (refunds.states values).
+# The shop uses our vocabulary; `PENDING` (named only in the DELETE rule) is an assumption.
+STATUSES = ("PROCESSING", "DENIED", "ISSUED", "CANCELLED", "REQUESTED", "WAITING")
+# Seed 003, "Cancel a Specific Refund".
+CANCELLABLE = ("PENDING", "WAITING", "REQUESTED")
 STATUS_MAP: dict[str, str] = {
     "REQUESTED": "REQUESTED",
     "PENDING": "REQUESTED",
@@ -49,26 +82,38 @@ TRANSPORT_MESSAGES = {
     "server_error": "LLZW had a server error (HTTP {status}); it will be retried.",
 }
 
-# marketplaces.md § llzw, "Envelope": error.type -> (kind, message for staff).
-# HTTP statuses: ACCESS_DENIED 403, ENTITY_NOT_FOUND 404, INVALID_PARAMETER 400,
-# INVALID_CREDENTIAL 401 (documented); OPERATION_UNSUPPORTED 400 and REJECTED_BY_ENTITY 409 (gap).
+# error.type -> (kind, message for staff). Types and HTTP statuses: the platform's source
+# (github.com/YanzheL/llzw api-gate message/error/*, see the top of this module).
 ERROR_CODES: dict[str, tuple[str, str]] = {
     "API.SECURITY.ACCESS_DENIED": (
         PERMANENT,
         "LLZW refuses: the shop login has no right to this order or action "
         "(it must be the shop's SELLER account).",
     ),
+    "API.SECURITY.INVALID_CREDENTIAL": (
+        PERMANENT,
+        "LLZW refused the login: check the account's username and password.",
+    ),
+    "API.SECURITY": (
+        PERMANENT,
+        "LLZW refused the call for a security reason: check the account's login on the shop.",
+    ),
     "API.ENTITY_NOT_FOUND": (
         PERMANENT,
         "LLZW does not know this order or refund: check the order number on the shop.",
     ),
+    "API.DEPENDENT_ENTITY_NOT_FOUND": (
+        PERMANENT,
+        "LLZW does not know something this refund refers to (its order): check the order on "
+        "the shop.",
+    ),
+    "API.ENTITY_ALREADY_EXISTS": (
+        PERMANENT,
+        "LLZW says this refund already exists: check the order's refunds on the shop.",
+    ),
     "API.INVALID_PARAMETER": (
         PERMANENT,
         "LLZW refuses the refund's data (order id, reason, amount or refund-only flag).",
-    ),
-    "API.SECURITY.INVALID_CREDENTIAL": (
-        PERMANENT,
-        "LLZW refused the login: check the account's username and password.",
     ),
     "API.OPERATION_UNSUPPORTED": (
         PERMANENT,
@@ -79,6 +124,10 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
         PERMANENT,
         "LLZW refuses: the order or refund does not allow it now (more than is left to "
         "refund, the order is not paid, or the refund's status forbids it).",
+    ),
+    "API.INTERNAL_SERVER_ERROR": (
+        TRANSIENT,
+        "LLZW had an internal error; it will be retried.",
     ),
 }
 
@@ -102,11 +151,11 @@ def order_id(order_external_number: str) -> int | None:
 
 
 def create_payload(refund: RefundData) -> dict[str, Any]:
-    """POST /api/v2/refunds body: orderId, reason, amount, refundOnly (all required).
+    """POST /api/v2/refunds body: orderId, reason, amount, refundOnly (all required, seed 003).
 
     LLZW takes one amount (no lines, no shipping split, no payments): the refund's total.
-    A return handed over without tracking is sent as refund-only, as the goods are already back
-    and the shop would otherwise wait for a shipment nobody will enter."""
+    refundOnly is always true (see ASSUMPTIONS): the return, if any, was handled in Refund
+    Desk before the refund was sent, and only the customer could enter a shipment."""
     marker = key_marker(refund.idempotency_key)
     text = (refund.customer_explanation or refund.reason_code or "Refund").strip()
     text = " ".join(text.split())[: REASON_MAX - len(marker) - 1]
@@ -114,7 +163,7 @@ def create_payload(refund: RefundData) -> dict[str, Any]:
         "orderId": order_id(refund.order_external_number),
         "reason": f"{text} {marker}",
         "amount": refund.total,
-        "refundOnly": bool(refund.refund_only or not refund.return_tracking_id),
+        "refundOnly": True,
     }
 
 

@@ -1,4 +1,6 @@
-"""LLZW shop REST API v2 simulator, written from seed 003 and marketplaces.md § llzw.
+"""LLZW shop REST API v2 simulator, written from the documents only (seed 003, the LLZW API
+reference's "Authentication" and "Generals" pages, the platform's published source for the
+envelope and the error types; integrations/llzw/mapping.py names them) and marketplaces.md.
 
 Mounted under /llzw by the sandbox hub. Demo credentials, accepted without configuration:
 
@@ -9,35 +11,43 @@ Mounted under /llzw by the sandbox hub. Demo credentials, accepted without confi
 `configure({...})` keys: `seller_username`, `seller_password`, `customer_password`,
 `session_ttl` (seconds a login session lives, default 1800), `users` (extra accounts:
 {"name": {"password": ..., "role": "SELLER" | "CUSTOMER"}}), `clock_offset` (seconds added to
-the simulator's clock, default 0: sessions expire, timestamps move, without waiting).
+the simulator's clock, default 0: sessions expire, timestamps move, without waiting),
+`staff_seconds` (default 5; None: only advance() and the staff paths move refunds): how long the
+shop's staff take, on the simulator's clock, to confirm a refund the SELLER account requested
+and then to issue it (checked on every request).
 
-Paths (the shop's own):
-    POST   /api/v1/login                form username, password -> cookie JSESSIONID
+Paths (the shop's own; nothing else is answered):
+    POST   /login                       form username, password -> cookie JSESSIONID
     GET    /api/v2/refunds              ?page=0&size=20&orderId=&status=&valid=
     POST   /api/v2/refunds              JSON orderId, reason, amount, refundOnly (all required)
     GET    /api/v2/refunds/<id>
     PATCH  /api/v2/refunds/<id>         {"action": "SHIP_INIT", "trackingId", "carrierName"}
-                                        (CUSTOMER); seller actions (gap, marketplaces.md):
-                                        CONFIRM, DENY {"reason"}, RECEIVE {"trackingId"?,
-                                        "carrierName"?}, ISSUE
+                                        (CUSTOMER only; only when refundOnly is false)
     DELETE /api/v2/refunds/<id>         only in PENDING, WAITING, REQUESTED
-Simulator controls (not the shop's):
+Simulator controls (not the shop's API: what happens on the shop's side):
     POST   /_sim/customer-refund        a customer opens a refund on the shop (same body as the
                                         POST above, plus optional "username"), no login needed
+    POST   /_sim/refunds/<id>/confirm   the shop's staff confirm (REQUESTED -> WAITING, or ->
+                                        PROCESSING when refundOnly)
+    POST   /_sim/refunds/<id>/receive   ... receive the goods (WAITING with tracking ->
+                                        PROCESSING)
+    POST   /_sim/refunds/<id>/issue     ... pay out (PROCESSING -> ISSUED, sets issuedAt)
+    POST   /_sim/refunds/<id>/deny      ... deny, {"reason"} (REQUESTED or WAITING -> DENIED,
+                                        fills responseReason)
     POST   /_sim/expire-sessions        every login session expires now
+`advance()` (POST /_control/llzw/advance) is the shop's staff working through everything open:
+requested refunds are confirmed, waiting ones with tracking received, processing ones issued.
 
 Envelope: {"responseId": uuid, "timestamp", "success", "data", "error": {"type", "message"}}.
-Error types and HTTP statuses: API.INVALID_PARAMETER 400, API.SECURITY.INVALID_CREDENTIAL 401,
-API.SECURITY.ACCESS_DENIED 403, API.ENTITY_NOT_FOUND 404 (documented);
-API.OPERATION_UNSUPPORTED 400 (unknown action, tracking for a refund-only refund) and
-API.REJECTED_BY_ENTITY 409 (the order's or refund's state forbids it: over-refund, unpaid
-order, a status the action does not start from, RECEIVE without any tracking) are our gap fill.
+Error types and HTTP statuses (the platform's source): API.INVALID_PARAMETER,
+API.OPERATION_UNSUPPORTED, API.REJECTED_BY_ENTITY 400; API.SECURITY.INVALID_CREDENTIAL 401
+(login refused, no or expired session); API.SECURITY.ACCESS_DENIED 403; API.ENTITY_NOT_FOUND 404.
 
-Gap fillers shared with the adapter: our idempotency key travels in the refund's `reason` as
-``[RD:<key>]``; `ledger(key)` counts the refunds whose `requestReason` holds that marker.
-Amounts are JSON numbers kept as Decimal (never float). Dates use the docs' format
-"2019-10-1 3:00 PM GMT+0:00". A cancelled refund keeps existing with `valid` false.
-`advance()` pays out every PROCESSING refund (-> ISSUED), as the shop does on its own.
+Gap fillers (mapping.py ASSUMPTIONS, written here again, not imported): our idempotency key
+travels in the refund's `reason` as ``[RD:<key>]``; `ledger(key)` counts the refunds whose
+`requestReason` holds that marker. Amounts are JSON numbers kept as Decimal (never float).
+Dates use the docs' format "2019-10-1 3:00 PM GMT+0:00". A cancelled refund keeps existing with
+`valid` false.
 """
 
 from __future__ import annotations
@@ -60,14 +70,16 @@ from integrations.sandbox.server import (
 
 STATUSES = ("PROCESSING", "DENIED", "ISSUED", "CANCELLED", "REQUESTED", "WAITING")
 CANCELLABLE = ("PENDING", "WAITING", "REQUESTED")
+# The platform's source: 400 unless the error type suggests another status.
 ERROR_STATUS = {
     "API.INVALID_PARAMETER": 400,
     "API.OPERATION_UNSUPPORTED": 400,
+    "API.REJECTED_BY_ENTITY": 400,
     "API.SECURITY.INVALID_CREDENTIAL": 401,
     "API.SECURITY.ACCESS_DENIED": 403,
     "API.ENTITY_NOT_FOUND": 404,
-    "API.REJECTED_BY_ENTITY": 409,
 }
+STAFF_SECONDS = 5.0
 SESSION_COOKIE = "JSESSIONID"
 REASON_MAX = 255
 TWO_PLACES = Decimal("0.01")
@@ -124,13 +136,18 @@ class LlzwSandbox(Simulator):
     def routes(self):
         refund = r"/api/v2/refunds/(?P<refund_id>[^/]+)"
         return [
-            ("POST", r"/api/v1/login", self._api(self.login)),
+            ("POST", r"/login", self._api(self.login)),
             ("GET", r"/api/v2/refunds", self._api(self.list_refunds)),
             ("POST", r"/api/v2/refunds", self._api(self.create_refund)),
             ("GET", refund, self._api(self.get_refund)),
             ("PATCH", refund, self._api(self.patch_refund)),
             ("DELETE", refund, self._api(self.delete_refund)),
             ("POST", r"/_sim/customer-refund", self._api(self.sim_customer_refund)),
+            (
+                "POST",
+                r"/_sim/refunds/(?P<refund_id>[^/]+)/(?P<decision>confirm|receive|issue|deny)",
+                self._api(self.sim_staff_decision),
+            ),
             ("POST", r"/_sim/expire-sessions", self._api(self.sim_expire_sessions)),
         ]
 
@@ -170,6 +187,7 @@ class LlzwSandbox(Simulator):
         def wrapped(request: SandboxRequest, **groups) -> SandboxResponse:
             try:
                 with self.lock:
+                    self._staff_due()
                     return handler(request, **groups)
             except ApiError as exc:
                 return self._error(exc.error_type, exc.message)
@@ -390,7 +408,7 @@ class LlzwSandbox(Simulator):
     def list_refunds(self, request: SandboxRequest) -> SandboxResponse:
         session = self._auth(request)
         page = self._int_arg(request, "page", 0, minimum=0)
-        size = self._int_arg(request, "size", 20, minimum=1, maximum=100)
+        size = self._int_arg(request, "size", 20, minimum=1)
         status = request.arg("status") or None
         if status is not None and status not in STATUSES:
             raise ApiError("API.INVALID_PARAMETER", f"status must be one of {', '.join(STATUSES)}")
@@ -492,31 +510,30 @@ class LlzwSandbox(Simulator):
             "carrierName": None,
             "refundOnly": refund_only,
             "valid": True,
+            "byRole": session["role"],  # not rendered: who asked (the staff timer reads it)
         }
         self.refunds[refund["id"]] = refund
         self.next_refund_id += 1
         return refund
 
     def patch_refund(self, request: SandboxRequest, refund_id: str) -> SandboxResponse:
+        """Seed 003, "Provide shipment infomation for a refund": the only PATCH there is."""
         session = self._auth(request)
         body = self._json_object(request)
         action = body.get("action")
-        if not isinstance(action, str) or not action:
-            raise ApiError("API.INVALID_PARAMETER", "action is required")
-        handlers = {
-            "SHIP_INIT": ("CUSTOMER", self._ship_init),
-            "CONFIRM": ("SELLER", self._confirm),
-            "DENY": ("SELLER", self._deny),
-            "RECEIVE": ("SELLER", self._receive),
-            "ISSUE": ("SELLER", self._issue),
-        }
-        if action not in handlers:
-            raise ApiError("API.OPERATION_UNSUPPORTED", f"Unsupported action {action!r}")
-        role, handler = handlers[action]
+        if action != "SHIP_INIT":
+            raise ApiError("API.INVALID_PARAMETER", "action is required and should be SHIP_INIT")
         refund = self._refund(refund_id, session)
-        if session["role"] != role:
-            raise ApiError("API.SECURITY.ACCESS_DENIED", f"{action} needs the {role} role")
-        handler(refund, body)
+        if session["role"] != "CUSTOMER":
+            raise ApiError("API.SECURITY.ACCESS_DENIED", "SHIP_INIT needs the CUSTOMER role")
+        if refund["refundOnly"]:
+            raise ApiError(
+                "API.OPERATION_UNSUPPORTED",
+                "Shipment information is only for a refund whose refundOnly is false",
+            )
+        tracking, carrier = self._text(body, "trackingId"), self._text(body, "carrierName")
+        self._require_status(refund, "SHIP_INIT", ("REQUESTED", "WAITING"))
+        refund["trackingId"], refund["carrierName"] = tracking, carrier
         refund["updatedAt"] = self._now()
         return self._ok(self._render(refund))
 
@@ -528,44 +545,68 @@ class LlzwSandbox(Simulator):
                 f"Cannot {action} refund {refund['id']} in status {refund['status']}",
             )
 
-    def _ship_init(self, refund: dict, body: dict) -> None:
-        if refund["refundOnly"]:
-            raise ApiError(
-                "API.OPERATION_UNSUPPORTED",
-                "Shipment information is only for a refund whose refundOnly is false",
-            )
-        tracking, carrier = self._text(body, "trackingId"), self._text(body, "carrierName")
-        self._require_status(refund, "SHIP_INIT", ("REQUESTED", "WAITING"))
-        refund["trackingId"], refund["carrierName"] = tracking, carrier
-
+    # --- the shop's staff (the shop's side, not its API) --------------------------------------
     def _confirm(self, refund: dict, body: dict) -> None:
-        self._require_status(refund, "CONFIRM", ("REQUESTED",))
+        self._require_status(refund, "confirm", ("REQUESTED",))
         refund["status"] = "PROCESSING" if refund["refundOnly"] else "WAITING"
         refund["confirmedAt"] = self._now()
 
     def _deny(self, refund: dict, body: dict) -> None:
         reason = self._text(body, "reason")
-        self._require_status(refund, "DENY", ("REQUESTED", "WAITING"))
+        self._require_status(refund, "deny", ("REQUESTED", "WAITING"))
         refund["status"], refund["responseReason"] = "DENIED", reason
 
     def _receive(self, refund: dict, body: dict) -> None:
-        tracking, carrier = body.get("trackingId"), body.get("carrierName")
-        for name, value in (("trackingId", tracking), ("carrierName", carrier)):
-            if value is not None and (not isinstance(value, str) or len(value) > REASON_MAX):
-                raise ApiError("API.INVALID_PARAMETER", f"{name} must be a string")
-        self._require_status(refund, "RECEIVE", ("WAITING",))
-        if not (tracking or refund["trackingId"]):
+        self._require_status(refund, "receive", ("WAITING",))
+        if not refund["trackingId"]:
             raise ApiError(
                 "API.REJECTED_BY_ENTITY",
                 f"Refund {refund['id']} has no shipment information to receive",
             )
-        if tracking:
-            refund["trackingId"], refund["carrierName"] = tracking, carrier or None
         refund["status"] = "PROCESSING"
 
     def _issue(self, refund: dict, body: dict) -> None:
-        self._require_status(refund, "ISSUE", ("PROCESSING",))
+        self._require_status(refund, "issue", ("PROCESSING",))
         refund["status"], refund["issuedAt"] = "ISSUED", self._now()
+
+    def sim_staff_decision(
+        self, request: SandboxRequest, refund_id: str, decision: str
+    ) -> SandboxResponse:
+        body = self._json_object(request) if request.body else {}
+        if not refund_id.isdigit() or int(refund_id) not in self.refunds:
+            raise ApiError("API.ENTITY_NOT_FOUND", f"Refund {refund_id} not found")
+        refund = self.refunds[int(refund_id)]
+        handler = {
+            "confirm": self._confirm,
+            "receive": self._receive,
+            "issue": self._issue,
+            "deny": self._deny,
+        }[decision]
+        handler(refund, body)
+        refund["updatedAt"] = self._now()
+        return self._ok(self._render(refund))
+
+    def _staff_due(self) -> None:
+        """The staff's pace (`staff_seconds`): a refund the SELLER asked for is confirmed that
+        long after it was made, and issued that long after it was confirmed."""
+        seconds = self.config.get("staff_seconds", STAFF_SECONDS)
+        if seconds is None:
+            return
+        now = self._now()
+        due = dt.timedelta(seconds=float(seconds))
+        for refund in self.refunds.values():
+            if refund["byRole"] != "SELLER":
+                continue
+            if refund["status"] == "REQUESTED" and now - refund["createdAt"] >= due:
+                self._confirm(refund, {})
+                refund["updatedAt"] = now
+            if (
+                refund["status"] == "PROCESSING"
+                and refund["confirmedAt"] is not None
+                and now - refund["confirmedAt"] >= due
+            ):
+                self._issue(refund, {})
+                refund["updatedAt"] = now
 
     def delete_refund(self, request: SandboxRequest, refund_id: str) -> SandboxResponse:
         session = self._auth(request)
@@ -593,12 +634,22 @@ class LlzwSandbox(Simulator):
         return {"count": len(rows), "refunds": rows}
 
     def advance(self) -> dict:
-        """The shop pays out: every PROCESSING refund becomes ISSUED."""
-        issued = []
+        """The shop's staff work through everything open, at once: requested refunds are
+        confirmed, waiting ones with tracking received, processing ones issued."""
+        moved: dict[str, list[int]] = {"confirmed": [], "received": [], "issued": []}
         with self.lock:
             now = self._now()
-            for refund in self.refunds.values():
+            for refund in sorted(self.refunds.values(), key=lambda r: r["id"]):
+                before = refund["status"]
+                if refund["status"] == "REQUESTED":
+                    self._confirm(refund, {})
+                    moved["confirmed"].append(refund["id"])
+                if refund["status"] == "WAITING" and refund["trackingId"]:
+                    self._receive(refund, {})
+                    moved["received"].append(refund["id"])
                 if refund["status"] == "PROCESSING":
-                    refund["status"], refund["issuedAt"], refund["updatedAt"] = "ISSUED", now, now
-                    issued.append(refund["id"])
-        return {"issued": issued}
+                    self._issue(refund, {})
+                    moved["issued"].append(refund["id"])
+                if refund["status"] != before:
+                    refund["updatedAt"] = now
+        return moved

@@ -184,6 +184,12 @@ def remote_refunds_reconcile(account, adapter, stats: Counter) -> None:
                 f"{remote.external_id}, Refund Desk has {_money(refund.total, refund.currency)}",
             )
             stats["drift_amount"] += 1
+        if refund.status == RefundStatus.PROCESSING and remote.status in _OUR_MONEY_ANSWERS:
+            # Our own refund, whose money we asked for: its result goes through the result
+            # service (ISSUED completes it; DENIED or CANCELLED needs a person, never a silent
+            # DENIED), as the status read above and the webhooks do.
+            _apply_result(refund, remote, account, via, stats)
+            continue
         if remote.status and remote.status != refund.status:
             refund_apply_remote_status(
                 refund=refund,
@@ -195,6 +201,26 @@ def remote_refunds_reconcile(account, adapter, stats: Counter) -> None:
             )
             stats["status_applied" if not imported else "imported_status"] += 1
     stats["listed"] += len(remote_refunds)
+
+
+_OUR_MONEY_ANSWERS = (RefundStatus.ISSUED, RefundStatus.DENIED, RefundStatus.CANCELLED)
+
+
+def _apply_result(refund, remote, account, via: str, stats: Counter) -> None:
+    if remote.status == RefundStatus.ISSUED:
+        result = Confirmed(external_id=remote.external_id, message=f"{account.name} issued it")
+    elif refund.needs_attention and not refund.outcome_unknown:
+        return  # already before a person (the status read above words it the adapter's way)
+    else:
+        why = f": {remote.response_reason}" if remote.response_reason else ""
+        result = Rejected(
+            code=f"refund_{remote.status.lower()}",
+            message=f"refund {remote.external_id} is {remote.status.lower()} on the platform{why}",
+        )
+    refund_apply_marketplace_result(
+        refund=refund, result=result, kind=OutboundKind.READ_STATUS, via=via
+    )
+    stats[f"result_{type(result).__name__.lower()}"] += 1
 
 
 def _money(amount, currency: str) -> str:

@@ -72,6 +72,8 @@ def sim(sandbox):
     assert response.status_code == 200
     simulator = hub.simulators["llzw"]
     simulator.config.clear()
+    # The shop's staff act only when a test says so (staff paths, advance, or a timed test).
+    simulator.configure({"staff_seconds": None})
     response = requests.post(f"{base_url}/_control/llzw/orders", json=ORDERS, timeout=5)
     assert response.json() == {"loaded": 3}
     return simulator

@@ -41,7 +41,7 @@ def refund_data(**changes) -> RefundData:
 def login(api: str, username: str = "demo", password: str = "demo-secret") -> requests.Session:  # noqa: S107
     session = requests.Session()
     response = session.post(
-        f"{api}/api/v1/login", data={"username": username, "password": password}, timeout=5
+        f"{api}/login", data={"username": username, "password": password}, timeout=5
     )
     assert response.status_code == 200, response.text
     return session
@@ -67,3 +67,12 @@ def customer_refund(api: str, **body) -> dict:
 def set_faults(control: str, **faults) -> None:
     response = requests.put(f"{control}/faults", json=faults, timeout=5)
     assert response.status_code == 200, response.text
+
+
+def staff(api: str, refund_id, decision: str, **body) -> dict:
+    """The shop's staff decide on the shop (the simulator's control path, not the shop's API)."""
+    response = requests.post(
+        f"{api}/_sim/refunds/{refund_id}/{decision}", json=body or None, timeout=5
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["data"]

@@ -19,7 +19,15 @@ from integrations.llzw.client import LlzwAdapter
 from integrations.llzw.sandbox import LlzwSandbox
 from integrations.registry import adapter_class, sandbox_class
 
-from .support import customer_refund, ledger, login, make_account, refund_data, set_faults
+from .support import (
+    customer_refund,
+    ledger,
+    login,
+    make_account,
+    refund_data,
+    set_faults,
+    staff,
+)
 
 KEY = "rd-11-create"
 
@@ -50,6 +58,8 @@ def test_capabilities_describe_the_platform():
     assert caps.shipping_refund is True
     assert caps.multiple_payments is False
     assert caps.cancel_after_creation is True
+    assert caps.partial_amount_refund is True
+    assert caps.refund_lookup is True
     assert caps.return_shipment is True
     assert caps.result_delivery is ResultDelivery.POLLING
     assert caps.rate_limit_per_second is None
@@ -61,23 +71,36 @@ def test_capabilities_describe_the_platform():
 # --- create: happy path and idempotency -----------------------------------------------------
 
 
-def test_create_refund_posts_confirms_and_issues_one_refund(adapter, api, control):
+def test_create_refund_posts_once_and_is_accepted_until_the_shop_decides(adapter, api, control):
     result = adapter.create_refund(refund_data())
 
-    assert isinstance(result, Confirmed)
-    assert result.external_id == "1"
-    assert result.message == "LLZW issued the refund."
+    assert result == Accepted(
+        external_id="1",
+        message="LLZW holds the refund; the shop's staff pay it out, Refund Desk polls.",
+        raw=result.raw,
+    )
     book = ledger(control, KEY)
     assert book["count"] == 1
     refund = book["refunds"][0]
     assert refund["order"] == 1001
     assert refund["amount"] == "12.34"
-    assert refund["status"] == "ISSUED"
+    assert refund["status"] == "REQUESTED"
     assert refund["requestReason"] == "The mug arrived broken [RD:rd-11-create]"
     assert refund["refundOnly"] is True
     assert refund["requester"] == "demo"
-    assert refund["issuedAt"] is not None
-    assert refund["confirmedAt"] is not None
+    assert (refund["confirmedAt"], refund["issuedAt"]) == (None, None)
+
+
+def test_create_refund_calls_only_documented_endpoints(adapter, control):
+    adapter.create_refund(refund_data())
+
+    rows = requests.get(f"{control}/requests", timeout=5).json()
+    assert [(r["method"], r["path"]) for r in rows] == [
+        ("POST", "/login"),
+        ("GET", "/api/v2/refunds"),
+        ("POST", "/api/v2/refunds"),
+    ]
+    assert rows[1]["query"] == {"orderId": ["1001"], "page": ["0"], "size": ["100"]}
 
 
 def test_create_refund_sends_the_exact_decimal_amount(adapter, control):
@@ -91,17 +114,46 @@ def test_create_refund_sends_the_exact_decimal_amount(adapter, control):
     ]
 
 
-def test_create_refund_with_a_return_passes_the_tracking_when_receiving(adapter, api, control):
+def test_a_refund_with_a_return_is_sent_refund_only(adapter, api):
     data = refund_data(refund_only=False, return_tracking_id="1Z999", return_carrier="UPS")
 
     result = adapter.create_refund(data)
 
-    assert isinstance(result, Confirmed)
+    assert isinstance(result, Accepted)
     refund = shop_refund(api, result.external_id)
-    assert refund["status"] == "ISSUED"
-    assert refund["refundOnly"] is False
-    assert refund["trackingId"] == "1Z999"
-    assert refund["carrierName"] == "UPS"
+    assert (refund["status"], refund["refundOnly"], refund["trackingId"]) == (
+        "REQUESTED",
+        True,
+        None,
+    )
+
+
+def test_the_shops_staff_decide_and_the_status_read_follows(adapter, api):
+    adapter.create_refund(refund_data())
+    staff(api, 1, "confirm")
+    processing = adapter.read_refund_status(refund_data())
+    staff(api, 1, "issue")
+
+    issued = adapter.read_refund_status(refund_data())
+
+    assert isinstance(processing, Accepted)
+    assert processing.external_id == "1"
+    assert processing.raw["status"] == "PROCESSING"
+    assert issued == Confirmed(external_id="1", message="LLZW issued the refund.", raw=issued.raw)
+    assert issued.raw["issuedAt"] is not None
+
+
+def test_a_denial_on_the_shop_is_read_as_rejected_with_its_reason(adapter, api):
+    adapter.create_refund(refund_data())
+    staff(api, 1, "deny", reason="Bought 40 days ago")
+
+    result = adapter.read_refund_status(refund_data())
+
+    assert result == Rejected(
+        code="refund_denied",
+        message="LLZW refund 1 is denied on the shop: Bought 40 days ago",
+        raw=result.raw,
+    )
 
 
 def test_retry_with_the_same_key_creates_no_second_refund(adapter, api, control):
@@ -109,7 +161,7 @@ def test_retry_with_the_same_key_creates_no_second_refund(adapter, api, control)
     second = adapter.create_refund(refund_data())
     third = LlzwAdapter(make_account(api)).create_refund(refund_data())
 
-    assert isinstance(first, Confirmed)
+    assert isinstance(first, Accepted)
     assert second.external_id == first.external_id == third.external_id == "1"
     assert ledger(control, KEY)["count"] == 1
     assert requests_to(control, "POST", "/api/v2/refunds") == 1
@@ -138,22 +190,22 @@ def test_dropped_connection_after_the_refund_was_recorded_is_retried_without_dup
 
     second = adapter.create_refund(refund_data())
 
-    assert isinstance(second, Confirmed)
+    assert isinstance(second, Accepted)
     assert second.external_id == "1"
     assert ledger(control, KEY)["count"] == 1
-    assert ledger(control, KEY)["refunds"][0]["status"] == "ISSUED"
+    assert requests_to(control, "POST", "/api/v2/refunds") == 1
 
 
-def test_failure_between_confirm_and_issue_resumes_on_retry(adapter, control):
-    set_faults(control, script=[{"fault": "503", "method": "PATCH", "path": "/api/v2/refunds/1"}])
+def test_a_retry_after_the_shop_issued_answers_confirmed_without_posting(adapter, api, control):
+    adapter.create_refund(refund_data())
+    staff(api, 1, "confirm")
+    staff(api, 1, "issue")
 
-    first = adapter.create_refund(refund_data())
+    again = adapter.create_refund(refund_data())
 
-    assert isinstance(first, FailedForNow)
-    assert ledger(control, KEY)["refunds"][0]["status"] == "REQUESTED"
-    second = adapter.create_refund(refund_data())
-    assert isinstance(second, Confirmed)
-    assert ledger(control, KEY)["count"] == 1
+    assert isinstance(again, Confirmed)
+    assert again.external_id == "1"
+    assert requests_to(control, "POST", "/api/v2/refunds") == 1
 
 
 def test_read_timeout_is_transient_and_the_retry_makes_one_refund(api, control):
@@ -173,7 +225,7 @@ def test_read_timeout_is_transient_and_the_retry_makes_one_refund(api, control):
 
     second = adapter.create_refund(refund_data())
 
-    assert isinstance(second, Confirmed)
+    assert isinstance(second, Accepted)
     assert ledger(control, KEY)["count"] == 1
 
 
@@ -221,7 +273,7 @@ def test_the_session_is_cached_per_adapter(adapter, control):
     adapter.create_refund(refund_data())
     adapter.read_refund_status(refund_data(external_id="1"))
 
-    assert requests_to(control, "POST", "/api/v1/login") == 1
+    assert requests_to(control, "POST", "/login") == 1
 
 
 def test_expired_session_is_renewed_once_and_the_call_repeated(adapter, api, control):
@@ -231,8 +283,9 @@ def test_expired_session_is_renewed_once_and_the_call_repeated(adapter, api, con
 
     result = adapter.read_refund_status(refund_data(external_id="1"))
 
-    assert isinstance(result, Confirmed)
-    assert requests_to(control, "POST", "/api/v1/login") == 2
+    assert isinstance(result, Accepted)
+    assert result.external_id == "1"
+    assert requests_to(control, "POST", "/login") == 2
 
 
 def test_session_lifetime_from_configuration(adapter, control):
@@ -242,8 +295,9 @@ def test_session_lifetime_from_configuration(adapter, control):
 
     result = adapter.read_refund_status(refund_data(external_id="1"))
 
-    assert isinstance(result, Confirmed)
-    assert requests_to(control, "POST", "/api/v1/login") == 2
+    assert isinstance(result, Accepted)
+    assert result.external_id == "1"
+    assert requests_to(control, "POST", "/login") == 2
 
 
 def test_wrong_password_is_permanent_with_the_platform_code(api, control):
@@ -272,7 +326,7 @@ def test_configured_seller_credentials_replace_the_demo_ones(api, control):
     )
 
     assert refused.code == "API.SECURITY.INVALID_CREDENTIAL"
-    assert isinstance(accepted, Confirmed)
+    assert isinstance(accepted, Accepted)
     assert ledger(control, KEY)["count"] == 1
 
 
@@ -345,8 +399,10 @@ def test_unpaid_order_is_rejected_by_entity(adapter, control):
     assert result.message.endswith("LLZW says: Order 1003 is pending, not paid")
 
 
-def test_cancelling_an_issued_refund_is_rejected(adapter, control):
+def test_cancelling_an_issued_refund_is_rejected(adapter, api, control):
     adapter.create_refund(refund_data())
+    staff(api, 1, "confirm")
+    staff(api, 1, "issue")
 
     result = adapter.cancel_refund(refund_data(external_id="1"))
 
@@ -377,6 +433,8 @@ def test_zero_amount_is_refused_before_posting(adapter, control):
 def test_list_refunds_imports_customer_refunds(adapter, api):
     customer_refund(api, reason="Too small", amount=20, refundOnly=False)
     adapter.create_refund(refund_data(order_external_number="1002", total=Decimal("3.50")))
+    staff(api, 2, "confirm")
+    staff(api, 2, "issue")
 
     refunds = adapter.list_refunds()
 
@@ -419,7 +477,7 @@ def test_list_refunds_reads_every_page(adapter, api, sim):
     assert refunds[-1].external_id == "101"
 
 
-def test_customer_refund_with_return_goes_through_approve_ship_and_create(adapter, api, control):
+def test_customer_refund_with_return_is_decided_on_the_shop_and_never_posted(adapter, api, control):
     opened = customer_refund(api, reason="Too small", amount=20, refundOnly=False)
     imported = refund_data(
         external_id=str(opened["id"]),
@@ -429,27 +487,32 @@ def test_customer_refund_with_return_goes_through_approve_ship_and_create(adapte
     )
 
     approved = adapter.approve_return(imported)
-
-    assert isinstance(approved, Accepted)
-    assert approved.external_id == "1"
-    assert shop_refund(api, 1)["status"] == "WAITING"
-
+    staff(api, 1, "confirm")
     alice = login(api, "alice@example.com", "customer-secret")
     shipped = alice.patch(
         f"{api}/api/v2/refunds/1",
         json={"action": "SHIP_INIT", "trackingId": "TRK-1", "carrierName": "SF-Express"},
         timeout=5,
     )
-    assert shipped.status_code == 200
-    assert adapter.send_return_shipment(imported) == Confirmed(
-        message="On LLZW only the customer enters return tracking; Refund Desk sends it when "
-        "the goods are marked received."
+    told = adapter.send_return_shipment(imported)
+    staff(api, 1, "receive")
+    created = adapter.create_refund(imported)
+    staff(api, 1, "issue")
+    status = adapter.read_refund_status(imported)
+
+    assert approved == Confirmed(
+        external_id="1",
+        message="LLZW is not told: its API has no seller decision; the shop's staff confirm "
+        "the refund on the shop.",
     )
-
-    result = adapter.create_refund(imported)
-
-    assert isinstance(result, Confirmed)
-    assert result.external_id == "1"
+    assert shipped.status_code == 200
+    assert told == Confirmed(
+        message="LLZW is not told: only the customer enters return tracking on the shop "
+        "(SHIP_INIT)."
+    )
+    assert isinstance(created, Accepted)
+    assert created.external_id == "1"
+    assert isinstance(status, Confirmed)
     refund = shop_refund(api, 1)
     assert (refund["status"], refund["trackingId"], refund["carrierName"]) == (
         "ISSUED",
@@ -457,36 +520,29 @@ def test_customer_refund_with_return_goes_through_approve_ship_and_create(adapte
         "SF-Express",
     )
     assert ledger(control)["count"] == 1
+    assert requests_to(control, "POST", "/api/v2/refunds") == 0
+    assert requests_to(control, "PATCH", "/api/v2/refunds/1") == 1  # the customer's SHIP_INIT
 
 
-def test_approving_twice_changes_nothing_more(adapter, api):
+def test_approving_sends_nothing(adapter, api, control):
     opened = customer_refund(api)
     imported = refund_data(external_id=str(opened["id"]))
 
-    adapter.approve_return(imported)
-    again = adapter.approve_return(imported)
+    result = adapter.approve_return(imported)
 
-    assert isinstance(again, Accepted)
-    assert shop_refund(api, 1)["status"] == "WAITING"
-
-
-def test_receive_without_any_tracking_is_rejected(adapter, api):
-    opened = customer_refund(api, refundOnly=False)
-    imported = refund_data(external_id=str(opened["id"]), refund_only=False)
-    adapter.approve_return(imported)
-
-    result = adapter.create_refund(imported)
-
-    assert isinstance(result, Rejected)
-    assert result.code == "API.REJECTED_BY_ENTITY"
-    assert result.message.endswith("LLZW says: Refund 1 has no shipment information to receive")
-    assert shop_refund(api, 1)["status"] == "WAITING"
+    assert isinstance(result, Confirmed)
+    assert shop_refund(api, 1)["status"] == "REQUESTED"
+    assert [r["path"] for r in requests.get(f"{control}/requests", timeout=5).json()] == [
+        "/_sim/customer-refund",
+        "/login",
+        "/api/v2/refunds/1",
+    ]
 
 
 def test_read_status_follows_the_payout(adapter, api, control):
     opened = customer_refund(api, refundOnly=True)
     imported = refund_data(external_id=str(opened["id"]))
-    adapter.approve_return(imported)  # refund-only: CONFIRM moves it to PROCESSING
+    staff(api, 1, "confirm")  # refund-only: the shop's staff move it to PROCESSING
 
     before = adapter.read_refund_status(imported)
     requests.post(f"{control}/advance", timeout=5)
@@ -498,44 +554,46 @@ def test_read_status_follows_the_payout(adapter, api, control):
     assert after.external_id == "1"
 
 
-def test_read_status_finds_our_refund_by_key_without_an_external_id(adapter):
+def test_read_status_finds_our_refund_by_key_without_an_external_id(adapter, api):
     adapter.create_refund(refund_data())
+    requests.post(f"{api}/_sim/refunds/1/confirm", timeout=5)
 
     result = adapter.read_refund_status(refund_data())
 
-    assert isinstance(result, Confirmed)
+    assert isinstance(result, Accepted)
     assert result.external_id == "1"
+    assert result.raw["status"] == "PROCESSING"
 
 
-def test_deny_fills_the_response_reason(adapter, api):
+def test_deny_is_not_told_and_changes_nothing_on_the_shop(adapter, api, control):
     opened = customer_refund(api)
     imported = refund_data(external_id=str(opened["id"]), response_reason="Used item")
 
     result = adapter.perform(OutboundKind.DENY_REFUND, imported)
-    again = adapter.deny_refund(imported)
-    status = adapter.read_refund_status(imported)
 
-    assert isinstance(result, Confirmed)
-    assert again.message == "Already denied on LLZW."
-    refund = shop_refund(api, 1)
-    assert (refund["status"], refund["responseReason"]) == ("DENIED", "Used item")
-    assert status == Rejected(
-        code="refund_denied",
-        message="LLZW refund 1 is denied on the shop: Used item",
-        raw=status.raw,
+    assert result == Confirmed(
+        external_id="1",
+        message="LLZW is not told: its API has no seller decision; deny the refund on the "
+        "shop too, or Refund Desk will show the shop's status as drift.",
     )
+    assert [r["path"] for r in requests.get(f"{control}/requests", timeout=5).json()] == [
+        "/_sim/customer-refund"
+    ]
+    refund = shop_refund(api, 1)
+    assert (refund["status"], refund["responseReason"]) == ("REQUESTED", None)
 
 
-def test_create_for_a_denied_refund_is_rejected(adapter, api):
+def test_create_for_a_refund_the_shop_denied_is_rejected(adapter, api, control):
     opened = customer_refund(api)
     imported = refund_data(external_id=str(opened["id"]))
-    adapter.deny_refund(imported)
+    staff(api, 1, "deny", reason="Worn")
 
     result = adapter.create_refund(imported)
 
-    assert isinstance(result, Rejected)
-    assert result.code == "refund_denied"
-    assert shop_refund(api, 1)["status"] == "DENIED"
+    assert result == Rejected(
+        code="refund_denied", message="LLZW refund 1 is denied on the shop: Worn", raw=result.raw
+    )
+    assert requests_to(control, "POST", "/api/v2/refunds") == 0
 
 
 def test_cancel_a_requested_refund(adapter, api):

@@ -12,14 +12,19 @@ from .support import refund_data
 
 def test_every_documented_error_type_is_in_the_table():
     assert set(mapping.ERROR_CODES) == {
+        "API.SECURITY",
         "API.SECURITY.ACCESS_DENIED",
-        "API.ENTITY_NOT_FOUND",
-        "API.INVALID_PARAMETER",
         "API.SECURITY.INVALID_CREDENTIAL",
+        "API.ENTITY_NOT_FOUND",
+        "API.DEPENDENT_ENTITY_NOT_FOUND",
+        "API.ENTITY_ALREADY_EXISTS",
+        "API.INVALID_PARAMETER",
         "API.OPERATION_UNSUPPORTED",
         "API.REJECTED_BY_ENTITY",
+        "API.INTERNAL_SERVER_ERROR",
     }
-    assert {kind for kind, _ in mapping.ERROR_CODES.values()} == {mapping.PERMANENT}
+    transient = {t for t, (kind, _) in mapping.ERROR_CODES.items() if kind == mapping.TRANSIENT}
+    assert transient == {"API.INTERNAL_SERVER_ERROR"}
     assert all(message.startswith("LLZW") for _, message in mapping.ERROR_CODES.values())
 
 
@@ -39,10 +44,11 @@ def test_create_payload_has_the_four_required_fields():
     }
 
 
-def test_a_return_without_tracking_is_sent_as_refund_only():
+def test_a_refund_with_a_return_is_sent_as_refund_only_even_with_tracking():
+    # The return was received in Refund Desk; the SELLER could not SHIP_INIT anyway.
     assert mapping.create_payload(refund_data(refund_only=False))["refundOnly"] is True
     with_tracking = refund_data(refund_only=False, return_tracking_id="T1")
-    assert mapping.create_payload(with_tracking)["refundOnly"] is False
+    assert mapping.create_payload(with_tracking)["refundOnly"] is True
 
 
 def test_reason_falls_back_to_the_code_and_keeps_the_marker_within_255():

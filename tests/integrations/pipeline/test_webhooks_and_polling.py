@@ -98,19 +98,12 @@ def test_llzw_refund_opened_on_the_shop_is_imported_once_then_follows_the_shop(
     assert str(refund.total) == "10.00"
     assert refund.has_drift is False
 
-    # The seller confirms on the shop itself: the next poll moves it on, never twice.
-    login = requests.Session()
-    login.post(
-        f"{sandbox.url_for('llzw')}/api/v1/login",
-        timeout=5,
-        data={"username": "demo", "password": "demo-secret"},
+    # The shop's own staff confirm it on the shop (LLZW's API has no seller decision, seed 003):
+    # the next poll moves it on, never twice.
+    confirmed = requests.post(
+        f"{sandbox.url_for('llzw')}/_sim/refunds/{external_id}/confirm", timeout=5
     )
-    patched = login.patch(
-        f"{sandbox.url_for('llzw')}/api/v2/refunds/{external_id}",
-        timeout=5,
-        json={"action": "CONFIRM"},
-    )
-    assert patched.status_code == 200, patched.text
+    assert confirmed.status_code == 200, confirmed.text
     wait_until(lambda: _status(refund.pk) == "PROCESSING", message="the shop's status applied")
     assert Refund.objects.filter(order=order).count() == 1
     refund.refresh_from_db()
