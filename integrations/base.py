@@ -300,6 +300,25 @@ class WebhookTopic(StrEnum):
 
 
 @dataclass(frozen=True)
+class CancelledLine:
+    """One order line of an ORDER_CANCEL webhook: the units the seller cancelled."""
+
+    order_line_external_id: str
+    quantity: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookOrigin:
+    """How an inbound webhook reached us, as the intake saw it, for platforms that sign nothing
+    (an adapter declares `webhook_uses_origin`): the secret token of the URL it called, if any,
+    and the client's address (behind our trusted proxies)."""
+
+    client_address: str = ""
+    path_token: str = ""
+
+
+@dataclass(frozen=True)
 class WebhookMessage:
     """A verified inbound webhook, parsed."""
 
@@ -311,10 +330,12 @@ class WebhookMessage:
     idempotency_key: str = ""
     status: str = ""  # our vocabulary for refund results: ISSUED, DENIED, PROCESSING
     message: str = ""
-    # ORDER_CANCEL: the order line and the cancelled units.
+    # ORDER_CANCEL: the order line and the cancelled units (one line), and every cancelled line
+    # when the platform names several in one call (`cancelled_lines`, the one line included).
     order_line_external_id: str = ""
     quantity: int = 0
     reason: str = ""
+    cancelled_lines: tuple[CancelledLine, ...] = ()
     occurred_at: dt.datetime | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
 
@@ -408,6 +429,9 @@ class MarketplaceAdapter:
     capabilities: ClassVar[Capabilities]
     # webhook name (the last part of /<key>/webhooks/<name>) -> allowed HTTP methods
     webhook_endpoints: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    # The platform signs nothing: the intake hands `parse_webhook` an `origin` (WebhookOrigin:
+    # the URL's secret token, /<key>/<token>/webhooks/<name>, and the client's address).
+    webhook_uses_origin: ClassVar[bool] = False
     # integrations.http code -> staff message template (see http.DEFAULT_MESSAGES).
     transport_messages: ClassVar[Mapping[str, str]] = {}
     # Renew the credential this many seconds before it expires, at most this share of its
@@ -502,6 +526,11 @@ class MarketplaceAdapter:
         MarketplaceError when the platform could not be asked."""
         return None
 
+    def webhooks_configured(self) -> bool:
+        """Whether this account can verify inbound webhooks at all (the intake skips it
+        otherwise): by default, when it has a webhook secret."""
+        return bool(self.account.webhook_secret)
+
     def parse_webhook(
         self,
         *,
@@ -513,7 +542,8 @@ class MarketplaceAdapter:
     ) -> WebhookMessage:
         """Verify (constant-time) and parse an inbound webhook; raise WebhookRejected.
         `verified=True` parses a stored event that was verified when it arrived (its stored
-        headers are redacted, so its signature can no longer be checked): parse only."""
+        headers are redacted, so its signature can no longer be checked): parse only.
+        Adapters with `webhook_uses_origin` also take `origin: WebhookOrigin | None`."""
         raise WebhookRejected("This marketplace sends no webhooks", status=404)
 
     # Subclasses override these. By default an action the platform has no API for is done

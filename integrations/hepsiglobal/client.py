@@ -2,7 +2,9 @@
 expires and once on a 401), POST /v1/refunds with our idempotency key as `refund_number`, and
 the two webhooks HepsiGlobal sends us (refund-create-result, order-cancel).
 
-Credentials (MarketplaceAccount.credentials): {"client_id": ..., "client_secret": ...}.
+Credentials (MarketplaceAccount.credentials): {"client_id": ..., "client_secret": ...}; how its
+webhooks are recognised: MarketplaceAccount.options["webhook_auth"] (webhooks.py). What the
+platform publishes, and what we assume: mapping.py; the table: DOCS.md.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from integrations.base import (
     Token,
     TransientError,
     WebhookMessage,
+    WebhookOrigin,
     with_headers,
 )
 
@@ -64,6 +67,8 @@ class HepsiGlobalAdapter(MarketplaceAdapter):
         refund_lookup=False,
     )
     webhook_endpoints = webhooks.ENDPOINTS
+    # HepsiGlobal signs nothing (mapping.py ASSUMPTIONS A1): we check the URL and the address.
+    webhook_uses_origin = True
 
     transport_messages = mapping.TRANSPORT_MESSAGES
     # Renew the token a minute before its announced expiry, at most a tenth of its lifetime.
@@ -166,6 +171,17 @@ class HepsiGlobalAdapter(MarketplaceAdapter):
             raw=data,
         )
 
+    def webhooks_configured(self) -> bool:
+        return webhooks.configured(self.account)
+
+    def webhook_base_url(self) -> str:
+        """The base URL to give HepsiGlobal at onboarding: it calls it followed by
+        /webhooks/<name> (seed 001). With "path_token" it holds the account's secret."""
+        base = f"{self.account.callback_base_url.rstrip('/')}/{self.key}"
+        if webhooks.auth_mode(self.account) == webhooks.PATH_TOKEN:
+            return f"{base}/{self.account.webhook_secret}"
+        return base
+
     def parse_webhook(
         self,
         *,
@@ -174,12 +190,14 @@ class HepsiGlobalAdapter(MarketplaceAdapter):
         headers: Mapping[str, str],
         body: bytes,
         verified: bool = False,
+        origin: WebhookOrigin | None = None,
     ) -> WebhookMessage:
         return webhooks.parse(
-            secret=self.account.webhook_secret,
+            account=self.account,
             name=name,
             method=method,
             headers=headers,
             body=body,
             verified=verified,
+            origin=origin,
         )

@@ -1,10 +1,52 @@
 """Our refund <-> HepsiGlobal's shapes, statuses and error codes.
 
-Sources: seed 000 (HepsiGlobal Marketplace API, "Refunds > Create Refund", POST /v1/refunds),
-seed 001 ("Webhooks Integration API > Orders > Order cancel (canceled by seller)") and
-../shared/marketplaces.md#hepsiglobal for what the public pages leave open (the *gaps*: the token
-answer, the error envelope, the refund-create-result webhook, the reason codes beyond the two the
-seed shows). The simulator in sandbox.py follows the same inferences.
+What the platform publishes (HepsiGlobal Marketplace API, https://5fw3cce26o.apidog.io, and
+https://developers.hepsiglobal.com for the hosts). DOCS.md maps each item to the adapter, the
+sandbox and the test that holds it.
+- Create token, POST /v1/auth/token (api-9020670): JSON {"grant_type": "client_credentials",
+  "client_id", "client_secret"}, "OAuth 2.0"; the answer's fields are not shown (A3).
+- Create Refund, POST /v1/refunds (api-9796992, seed 000): `refund_number`, `order_number`,
+  `refund_date` (ISO-8601 with offset), `items[]` of `order_item_number`, `quantity` (whole),
+  `reason`, `amount` (a JSON number), `currency`, `customer_explanation`; 200
+  {"request_id": "01J8ZCJEWZP8Q8HB5XZVCEWD1P"} (a ULID). "Created refund is final and can not
+  be canceled"; asynchronous: "Result of the process will be notified over Create Refund
+  Webhook via RequestId".
+- Order cancel (canceled by seller), PUT {marketplace}/webhooks/order-cancel (api-9020680, seed
+  001): {"cancel_id": 1078354, "order_number", "cancel_quantity": 1, "order_item_number",
+  "reason": "out_of_stock"}, answered 200 {}; the text speaks of a `cancel_items` array (A7).
+- Cancel order by marketplace, PUT /v1/orders/{order_number}/order_items/{order_item_number}
+  (api-9020672): {"reason": "customer_demand"}; 200 {"data": {}, "message": ...}.
+- Create Order, POST /v1/orders (api-9020671) and the Order / OrderItem schemas
+  (schema-2810582, schema-2810585): `order_number`, `order_date`, `order_amount`, `currency`,
+  items of `item_number` (= `order_item_number`), `sku`, `product_name`, `quantity`,
+  `unit_product_price`, `total_amount`, `currency`; amounts "are expected to be in USD" (with
+  `exchange_rate` and `original_*` fields otherwise).
+- Hosts: production https://api.hepsiglobal.com, sandbox https://api-qa.hepsiglobal.com
+  (developers.hepsiglobal.com, "Environments"); calls carry a Bearer token.
+
+ASSUMPTIONS (what the pages leave open; the adapter and the sandbox follow them, nowhere else):
+- A1 Webhook authentication: none is published. We recognise HepsiGlobal's calls by what can be
+  set up at onboarding, per account (options["webhook_auth"]): "path_token" (default: the
+  account's webhook secret in the base URL we give it), "basic", "ip_allowlist" (webhooks.py).
+  Nothing unauthenticated is accepted; every acceptance is logged, every refusal too (intake).
+- A2 Refund create result: its method and payload are not published. We take
+  POST {marketplace}/webhooks/refund-create-result {"request_id", "refund_number",
+  "order_number", "status": "success" | "failed", "errors": [text]}, answered 200 {}; success
+  is ISSUED (the refund is final), failed is DENIED with the errors for the staff (STATUS_MAP).
+- A3 Token answer: OAuth 2.0 {"access_token", "token_type": "Bearer", "expires_in"}.
+- A4 Error envelope and codes: {"data": {"error_code", "errors"?}, "message"} with HTTP 4xx/5xx
+  (the success envelope {"data", "message"} is published; ERROR_CODES are ours).
+- A5 Reasons: the page shows `incorrect_order` and `incompatibility_issues`; the rest of
+  HEPSIGLOBAL_REASONS is a guess in the same style.
+- A6 `refund_number` is unique: the same number with the same content answers the first
+  request_id and creates nothing; with another content, 409 refund_number_conflict.
+- A7 `cancel_items`: an array of items shaped as the flat example, any missing field taken from
+  the body; one event of one order covering every line (webhooks.parse_order_cancel).
+- A8 A refund's `currency` is the order's as HepsiGlobal holds it (USD for its orders).
+- A9 No refund status or list call is published: after an unknown outcome a person checks on
+  HepsiGlobal (capabilities refund_lookup False).
+- A10 `customer_explanation` is kept to 500 characters (CUSTOMER_EXPLANATION_MAX), a bound of
+  ours; the page gives none.
 """
 
 from __future__ import annotations
@@ -18,8 +60,7 @@ from typing import Any
 from integrations.base import RefundData
 
 # --- reasons ---------------------------------------------------------------------------------
-# Seed 000 shows `incorrect_order` and `incompatibility_issues`; the rest of the list is a gap
-# (marketplaces.md): HepsiGlobal's seller-panel reasons, spelled in the same snake_case style.
+# Seed 000 shows `incorrect_order` and `incompatibility_issues`; the rest is ASSUMPTION A5.
 HEPSIGLOBAL_REASONS = frozenset(
     {
         "incorrect_order",
@@ -52,7 +93,7 @@ REASON_MAP = {
 CUSTOMER_EXPLANATION_MAX = 500
 
 # --- statuses --------------------------------------------------------------------------------
-# refund-create-result webhook `status` (gap, marketplaces.md) -> refunds.states values. A created
+# refund-create-result webhook `status` (ASSUMPTION A2) -> refunds.states values. A created
 # HepsiGlobal refund is final (seed 000), so `success` means the money goes back: ISSUED.
 STATUS_MAP = {
     "success": "ISSUED",
@@ -60,9 +101,9 @@ STATUS_MAP = {
 }
 
 # --- errors ----------------------------------------------------------------------------------
-# HepsiGlobal Marketplace API, "Introduction > Errors" is not public (gap, marketplaces.md: error
-# envelope {"data": ..., "message": "..."} with HTTP 4xx/5xx). We read the code from
-# data.error_code; the sandbox answers with these codes for the inputs named beside them.
+# ASSUMPTION A4: the envelope {"data": ..., "message": "..."} with HTTP 4xx/5xx; we read the
+# code from data.error_code; the sandbox answers with these codes for the inputs named beside
+# them.
 PERMANENT = "permanent"
 TRANSIENT = "transient"
 
@@ -133,8 +174,8 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     ),
 }
 
-# Asynchronous failures, reported in the refund-create-result webhook's `errors` (gap: the
-# webhook carries messages only; the sandbox prefixes each with its code and a colon).
+# Asynchronous failures, reported in the refund-create-result webhook's `errors` (ASSUMPTION A2:
+# the webhook carries messages only; the sandbox prefixes each with its code and a colon).
 RESULT_ERROR_CODES: dict[str, str] = {
     "quantity_exceeds_refundable": "HepsiGlobal refused the refund: more units than can still "
     "be refunded on an order line.",

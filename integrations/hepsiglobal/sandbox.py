@@ -5,7 +5,10 @@ Demo credentials, accepted without any configuration:
     client_id "demo", client_secret "demo-secret"        (configure {"client_id", "client_secret"})
     webhook secret "demo-webhook-secret"                  (configure {"webhook_secret"})
     token lifetime 3600 s                                  (configure {"token_ttl": seconds})
-    webhook authentication "hmac"                          (configure {"webhook_auth": "bearer"})
+    webhook authentication "path_token"                    (configure {"webhook_auth": "basic" or
+                                                            "none"}, {"webhook_username"})
+    order-cancel shape "flat" (the published example)     (configure {"order_cancel_shape":
+                                                            "cancel_items"})
 
 The platform's API (the MP, i.e. Refund Desk, calls these):
     POST /v1/auth/token          {"grant_type": "client_credentials", "client_id", "client_secret"}
@@ -18,8 +21,8 @@ The platform's API (the MP, i.e. Refund Desk, calls these):
     POST /v1/refunds             Create Refund (seed 000) -> 200 {"request_id": "<26-char ULID>"};
                                  the result follows by webhook after faults.webhook_delay.
 Every /v1 call except the token one needs `Authorization: Bearer <access_token>`.
-Errors use the (gap) envelope {"data": {"error_code", "errors"?}, "message"} with the codes of
-integrations/hepsiglobal/mapping.py ERROR_CODES.
+Errors use the envelope {"data": {"error_code", "errors"?}, "message"} (not published: the
+success envelope {"data": {}, "message"} of Cancel order by marketplace is) with our own codes.
 
 Gaps filled here (the adapter follows the same inferences):
 - `refund_number` is unique: the same refund_number with the same content answers 200 with the
@@ -28,20 +31,25 @@ Gaps filled here (the adapter follows the same inferences):
 - A refund is checked for its shape at once (400/404/409/422); units and money still refundable
   are checked when it is processed, and a refusal comes back in the webhook's `errors`.
 
-Webhooks to Refund Desk (signed `X-HepsiGlobal-Signature: sha256=<hex HMAC-SHA256 of the body>`,
-or `Authorization: Bearer <secret>` when webhook_auth is "bearer"):
-    POST {callback}/hepsiglobal/webhooks/refund-create-result
-         {"request_id", "refund_number", "order_number", "status": "success"|"failed", "errors"}
-    PUT  {callback}/hepsiglobal/webhooks/order-cancel
-         {"cancel_id", "order_number", "cancel_quantity", "order_item_number", "reason"}
+Webhooks to the marketplace: HepsiGlobal publishes no signature, so none is sent. It calls the
+base URL set up at onboarding followed by /webhooks/<name>: with webhook_auth "path_token"
+{callback}/hepsiglobal/<webhook secret>, with "basic" {callback}/hepsiglobal and an
+`Authorization: Basic` header (webhook_username, webhook secret), with "none" {callback}/
+hepsiglobal and nothing else.
+    POST {base}/webhooks/refund-create-result   (not published: its method and payload are
+         {"request_id", "refund_number", "order_number", "status": "success"|"failed", "errors"})
+    PUT  {base}/webhooks/order-cancel            (seed 001)
+         {"cancel_id", "order_number", "cancel_quantity", "order_item_number", "reason"}, or
+         with order_cancel_shape "cancel_items": {"order_number", "cancel_items": [such items]}
 The seller's cancellation is triggered with POST /hepsiglobal/_sim/order-cancel
-{"order_number", "order_item_number", "cancel_quantity", "reason"?} (simulator control).
+{"order_number", "order_item_number", "cancel_quantity", "reason"?} or {"order_number",
+"cancel_items": [{"order_item_number", "cancel_quantity", "reason"?}]} (simulator control).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-import hashlib
 import hmac
 import itertools
 import json
@@ -58,10 +66,12 @@ DEFAULTS = {
     "client_secret": "demo-secret",
     "webhook_secret": "demo-webhook-secret",
     "token_ttl": 3600,
-    "webhook_auth": "hmac",
+    "webhook_auth": "path_token",
+    "webhook_username": "hepsiglobal",
+    "order_cancel_shape": "flat",
 }
 
-# Refund reasons HepsiGlobal accepts (seed 000 shows the first two; the rest is a gap).
+# Refund reasons HepsiGlobal accepts (seed 000 shows the first two; the rest is a guess).
 REASONS = frozenset(
     {
         "incorrect_order",
@@ -368,7 +378,8 @@ class HepsiGlobalSandbox(Simulator):
                     f"Order item {order_item_number} not found in order {order_number}",
                 )
             item["cancelled_quantity"] = item["quantity"] - item["refunded_quantity"]
-        return SandboxResponse.json({})
+        # The published answer: {"data": {}, "message": ...} (its message text is not shown).
+        return SandboxResponse.json({"data": {}, "message": "Order item cancelled"})
 
     # --- Create Refund -----------------------------------------------------------------------
     def _refund_problems(self, body: dict) -> tuple[dict[str, str], bool]:
@@ -510,51 +521,72 @@ class HepsiGlobalSandbox(Simulator):
             },
         )
 
-    # --- webhooks to Refund Desk -------------------------------------------------------------
-    def signed_headers(self, body: bytes) -> dict[str, str]:
+    # --- webhooks to the marketplace -------------------------------------------------------
+    def webhook_target(self, name: str) -> tuple[str, dict[str, str]]:
+        """Where a webhook goes and its headers: the onboarding base URL + /webhooks/<name>."""
         secret = str(self.setting("webhook_secret"))
+        mode = self.setting("webhook_auth")
         headers = {"Content-Type": "application/json"}
-        if self.setting("webhook_auth") == "bearer":
-            headers["Authorization"] = f"Bearer {secret}"
-        else:
-            digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-            headers["X-HepsiGlobal-Signature"] = f"sha256={digest}"
-        return headers
+        base = "/hepsiglobal"
+        if mode == "path_token":
+            base = f"/hepsiglobal/{secret}"
+        elif mode == "basic":
+            pair = f"{self.setting('webhook_username')}:{secret}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        return self.callback_url(f"{base}/webhooks/{name}"), headers
 
     def _webhook(self, method: str, name: str, payload: dict) -> None:
         body = json.dumps(payload, default=str).encode()
-        self.send_webhook(
-            url=self.callback_url(f"/hepsiglobal/webhooks/{name}"),
-            method=method,
-            headers=self.signed_headers(body),
-            body=body,
-        )
+        url, headers = self.webhook_target(name)
+        self.send_webhook(url=url, method=method, headers=headers, body=body)
 
     def cancel_by_seller(
         self,
         *,
         order_number: str,
-        order_item_number: str,
-        cancel_quantity: int,
+        order_item_number: str = "",
+        cancel_quantity: int = 0,
         reason: str = "out_of_stock",
+        cancel_items: list[dict] | None = None,
     ) -> dict:
-        """The seller cancels units of a paid order line: record it and send the signed
-        order-cancel webhook (seed 001) with a fresh cancel_id."""
-        with self.lock:
-            order, item = self._item(order_number, order_item_number)
-            if order is None or item is None:
-                raise LookupError(f"Unknown order item {order_number}/{order_item_number}")
-            left = item["quantity"] - item["cancelled_quantity"] - item["refunded_quantity"]
-            if cancel_quantity < 1 or cancel_quantity > left:
-                raise ValueError(f"cancel_quantity must be between 1 and {left}")
-            item["cancelled_quantity"] += cancel_quantity
-            payload = {
-                "cancel_id": next(self._cancel_ids),
-                "order_number": order_number,
-                "cancel_quantity": cancel_quantity,
+        """The seller cancels units of paid order lines: record them and send the order-cancel
+        webhook (seed 001), each cancellation with a fresh cancel_id; flat for one line (the
+        published example) unless order_cancel_shape is "cancel_items"."""
+        wanted = cancel_items or [
+            {
                 "order_item_number": order_item_number,
+                "cancel_quantity": cancel_quantity,
                 "reason": reason,
             }
+        ]
+        with self.lock:
+            checked = []
+            for entry in wanted:
+                number = str(entry.get("order_item_number", ""))
+                quantity = entry.get("cancel_quantity")
+                order, item = self._item(order_number, number)
+                if order is None or item is None:
+                    raise LookupError(f"Unknown order item {order_number}/{number}")
+                left = item["quantity"] - item["cancelled_quantity"] - item["refunded_quantity"]
+                if not self._count(quantity) or quantity > left:
+                    raise ValueError(f"cancel_quantity must be between 1 and {left}")
+                checked.append((item, number, quantity, str(entry.get("reason") or reason)))
+            items = []
+            for item, number, quantity, why in checked:
+                item["cancelled_quantity"] += quantity
+                items.append(
+                    {
+                        "cancel_id": next(self._cancel_ids),
+                        "order_number": order_number,
+                        "cancel_quantity": quantity,
+                        "order_item_number": number,
+                        "reason": why,
+                    }
+                )
+            if len(items) == 1 and self.setting("order_cancel_shape") != "cancel_items":
+                payload = items[0]
+            else:
+                payload = {"order_number": order_number, "cancel_items": items}
         self._webhook("PUT", "order-cancel", payload)
         return payload
 
@@ -562,8 +594,20 @@ class HepsiGlobalSandbox(Simulator):
         body = self._body(request)
         if isinstance(body, SandboxResponse):
             return body
+        cancel_items = body.get("cancel_items")
+        if cancel_items is not None and not (
+            isinstance(cancel_items, list)
+            and cancel_items
+            and all(isinstance(i, dict) for i in cancel_items)
+        ):
+            return error(
+                400,
+                "validation_error",
+                "The request is invalid",
+                {"cancel_items": "must be a non-empty list of objects"},
+            )
         quantity = body.get("cancel_quantity")
-        if not self._count(quantity):
+        if cancel_items is None and not self._count(quantity):
             return error(
                 400,
                 "validation_error",
@@ -574,8 +618,9 @@ class HepsiGlobalSandbox(Simulator):
             payload = self.cancel_by_seller(
                 order_number=str(body.get("order_number", "")),
                 order_item_number=str(body.get("order_item_number", "")),
-                cancel_quantity=quantity,
+                cancel_quantity=quantity or 0,
                 reason=str(body.get("reason") or "out_of_stock"),
+                cancel_items=cancel_items,
             )
         except LookupError as exc:
             return error(404, "order_item_not_found", str(exc))

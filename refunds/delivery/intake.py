@@ -26,12 +26,13 @@ from django.utils import timezone
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from integrations.base import WebhookMessage, WebhookRejected, WebhookTopic
+from integrations.base import WebhookMessage, WebhookOrigin, WebhookRejected, WebhookTopic
 from integrations.http import redact_headers, redact_text
 from integrations.jsontext import storable_text
 from integrations.registry import UnknownAdapter, adapter_class
 from orders.models import MarketplaceAccount
 
+from ..client_address import client_address
 from .models import WebhookEvent, WebhookState
 from .payloads import account_config
 from .publishing import enqueue_processing_soon
@@ -63,11 +64,14 @@ class WebhookView(View):
 
     http_method_names = ["get", "post", "put", "patch", "delete"]
 
-    def dispatch(self, request: HttpRequest, key: str, name: str | None = None):
+    def dispatch(
+        self, request: HttpRequest, key: str, name: str | None = None, token: str | None = None
+    ):
         name = name or ""
         adapter_cls = _adapter_class_or_none(key)
         endpoints = getattr(adapter_cls, "webhook_endpoints", {}) if adapter_cls else {}
-        if name not in endpoints:
+        uses_origin = bool(getattr(adapter_cls, "webhook_uses_origin", False))
+        if name not in endpoints or (token is not None and not uses_origin):
             return JsonResponse({"message": "Unknown webhook"}, status=404)
         if request.method not in endpoints[name]:
             response = JsonResponse({"message": "Method not allowed"}, status=405)
@@ -77,10 +81,27 @@ class WebhookView(View):
         if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
             return JsonResponse({"message": "Body too large"}, status=413)
         headers = _headers(request)
+        # A platform that signs nothing is recognised by how it called (the URL's token, its
+        # address): the adapter is told, and decides (integrations/<key>/webhooks.py).
+        origin = (
+            WebhookOrigin(client_address=client_address(request), path_token=token or "")
+            if uses_origin
+            else None
+        )
         verified = _verify(
-            adapter_cls, key=key, name=name, method=request.method, headers=headers, body=body
+            adapter_cls,
+            key=key,
+            name=name,
+            method=request.method,
+            headers=headers,
+            body=body,
+            origin=origin,
         )
         if isinstance(verified, JsonResponse):
+            if token is not None:
+                # Logged by _verify without the URL: Django's own 4xx log line would write the
+                # path, and with it a token that may be the account's.
+                verified._has_been_logged = True
             return verified
         account, message = verified
         _store(
@@ -152,14 +173,17 @@ def _json_value(value):
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _verify(adapter_cls, *, key, name, method, headers, body):
+def _verify(adapter_cls, *, key, name, method, headers, body, origin=None):
     refusal = WebhookRejected("No enabled account for this marketplace accepts this webhook")
+    extra = {"origin": origin} if origin is not None else {}
     for account in _enabled_accounts(key):
-        if not account.webhook_secret:
-            continue  # refuse when no secret is configured
         adapter = _verifier(adapter_cls, account)
+        if not adapter.webhooks_configured():
+            continue  # refuse when the account cannot verify (no secret, by default)
         try:
-            message = adapter.parse_webhook(name=name, method=method, headers=headers, body=body)
+            message = adapter.parse_webhook(
+                name=name, method=method, headers=headers, body=body, **extra
+            )
         except WebhookRejected as exc:
             refusal = exc
             # A signature that fits no account is 401; a verified but unreadable body is final.
@@ -167,6 +191,15 @@ def _verify(adapter_cls, *, key, name, method, headers, body):
                 break
             continue
         return account, message
+    # Never silent: a refused call is written to the log, with where it came from.
+    logger.warning(
+        "%s webhook %s refused (HTTP %s, from %s): %s",
+        key,
+        name,
+        refusal.status or 401,
+        origin.client_address if origin is not None else "-",
+        refusal.message,
+    )
     return JsonResponse({"message": refusal.message}, status=refusal.status or 401)
 
 

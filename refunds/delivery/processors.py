@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from integrations.base import (
     Accepted,
+    CancelledLine,
     Confirmed,
     OutboundKind,
     Rejected,
@@ -265,36 +266,53 @@ def _refund_status(event: WebhookEvent, message: WebhookMessage):
 
 def _order_cancel(event: WebhookEvent, message: WebhookMessage):
     """The seller cancelled units the customer paid for: refund them (source marketplace, reason
-    out_of_stock, nothing comes back) and record the line's cancelled quantity, once."""
+    out_of_stock, nothing comes back) and record each line's cancelled quantity, once. One event
+    may name several lines of one order (`cancelled_lines`): one refund covers them all."""
+    cancelled = message.cancelled_lines or (
+        CancelledLine(message.order_line_external_id, message.quantity, message.reason),
+    )
     order = Order.objects.filter(
         account=event.account, external_number=message.order_external_number
     ).first()
-    line = (
-        OrderLine.objects.filter(order=order, external_id=message.order_line_external_id).first()
-        if order
-        else None
-    )
-    if line is None or message.quantity <= 0:
-        raise WebhookRejected(
-            f"Order {message.order_external_number} line {message.order_line_external_id} "
-            "is unknown or the quantity is not positive",
-            status=422,
+    lines = []
+    for item in cancelled:
+        line = (
+            OrderLine.objects.filter(order=order, external_id=item.order_line_external_id).first()
+            if order
+            else None
         )
+        if line is None or item.quantity <= 0:
+            raise WebhookRejected(
+                f"Order {message.order_external_number} line {item.order_line_external_id} "
+                "is unknown or the quantity is not positive",
+                status=422,
+            )
+        lines.append((line, item))
     external_id = f"cancel-{message.delivery_key}"
     if Refund.objects.filter(order=order, external_id=external_id).exists():
         return Refund.objects.get(order=order, external_id=external_id)
+    reasons = ", ".join(
+        f"{item.quantity} unit(s) of {item.order_line_external_id}: "
+        f"{item.reason or message.reason or 'out_of_stock'}"
+        for _, item in lines
+    )
     refund = refund_request(
         actor=None,
         order=order,
         reason_code="out_of_stock",
         refund_only=True,
-        lines=[LineChoice(order_line_id=line.pk, quantity=message.quantity)],
+        lines=[LineChoice(order_line_id=line.pk, quantity=item.quantity) for line, item in lines],
         via=f"{event.adapter_key} order cancel",
         external_id=external_id,
         covers_cancellation=True,
         requester_name=event.account.name,
-        customer_explanation=f"The seller cancelled {message.quantity} unit(s): "
-        f"{message.reason or 'out_of_stock'}",
+        customer_explanation=(
+            f"The seller cancelled {lines[0][1].quantity} unit(s): "
+            f"{lines[0][1].reason or message.reason or 'out_of_stock'}"
+            if len(lines) == 1
+            else f"The seller cancelled {reasons}"
+        ),
     )
-    order_line_record_cancellation(order_line=line, quantity=message.quantity)
+    for line, item in lines:
+        order_line_record_cancellation(order_line=line, quantity=item.quantity)
     return refund

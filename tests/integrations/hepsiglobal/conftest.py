@@ -13,11 +13,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from integrations.base import AccountConfig, RefundData, RefundLineData
+from integrations.base import AccountConfig, RefundData, RefundLineData, WebhookOrigin
 from integrations.hepsiglobal.client import HepsiGlobalAdapter
 from integrations.sandbox.server import serve_in_thread
 
 WEBHOOK_SECRET = "demo-webhook-secret"
+# The base URL given to HepsiGlobal at onboarding, with the default "path_token": it calls it
+# followed by /webhooks/<name>.
+WEBHOOK_BASE = f"/hepsiglobal/{WEBHOOK_SECRET}"
 
 ORDER = {
     "external_number": "HG-1001",
@@ -132,7 +135,10 @@ def hub(sandbox, receiver):
         json={
             "callback_url": receiver.url,
             "token_ttl": 3600,
-            "webhook_auth": "hmac",
+            "webhook_auth": "path_token",
+            "order_cancel_shape": "flat",
+            "webhook_username": "hepsiglobal",
+            "client_id": "demo",
             "client_secret": "demo-secret",
         },
         timeout=5,
@@ -234,3 +240,23 @@ def advance(base_url: str) -> None:
 
 def body_of(call: dict) -> dict:
     return json.loads(call["body"])
+
+
+def origin_of(call: dict, client_address: str = "127.0.0.1") -> WebhookOrigin:
+    """What the intake would hand the adapter for a call the receiver recorded: the token of
+    /hepsiglobal/<token>/webhooks/<name>, if any, and the caller's address."""
+    parts = call["path"].split("?")[0].strip("/").split("/")
+    token = parts[1] if len(parts) == 4 and parts[2] == "webhooks" else ""
+    return WebhookOrigin(client_address=client_address, path_token=token)
+
+
+def parse_call(adapter, call: dict, **changes):
+    values = {
+        "name": call["path"].rsplit("/", 1)[1],
+        "method": call["method"],
+        "headers": call["headers"],
+        "body": call["body"],
+        "origin": origin_of(call),
+        **changes,
+    }
+    return adapter.parse_webhook(**values)

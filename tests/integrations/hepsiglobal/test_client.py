@@ -21,10 +21,12 @@ from integrations.http import MarketplaceSession
 from tests.fixtures.clock import FakeClock, on_clock
 
 from .conftest import (
+    WEBHOOK_BASE,
     account,
     advance,
     body_of,
     ledger,
+    parse_call,
     refund_data,
     sandbox_requests,
     set_faults,
@@ -38,13 +40,11 @@ def _result_webhook(adapter, receiver, base_url):
     calls = receiver.wait_for(1)
     assert len(calls) == 1
     call = calls[0]
-    assert (call["method"], call["path"]) == ("POST", "/hepsiglobal/webhooks/refund-create-result")
-    return adapter.parse_webhook(
-        name="refund-create-result",
-        method=call["method"],
-        headers=call["headers"],
-        body=call["body"],
+    assert (call["method"], call["path"]) == (
+        "POST",
+        f"{WEBHOOK_BASE}/webhooks/refund-create-result",
     )
+    return parse_call(adapter, call)
 
 
 def test_create_refund_happy_path_accepted_then_issued_by_webhook(adapter, base_url, receiver):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from integrations.hepsiglobal.webhooks import sign as hepsi_sign
+from integrations.hepsiglobal.webhooks import basic_authorization
 from integrations.shoplazza.webhooks import sign as shoplazza_sign
 from refunds.delivery.models import WebhookEvent
 from refunds.delivery.processors import webhook_event_process
@@ -14,6 +14,9 @@ from tests import factories
 from tests.fixtures.pipeline import approve_refund, ensure_role_groups
 
 SECRET = "whsec-test"
+# HepsiGlobal signs nothing: by default the account's secret is a token in the URL it calls
+# (integrations/hepsiglobal/webhooks.py), /hepsiglobal/<token>/webhooks/<name>.
+HEPSI_TOKEN = "whsec-test-path-token-0001"
 RESULT_URL = "/hepsiglobal/webhooks/refund-create-result"
 CANCEL_URL = "/hepsiglobal/webhooks/order-cancel"
 
@@ -25,19 +28,17 @@ def hepsi_account(db):
         name="HG",
         base_url="http://127.0.0.1:9/hepsiglobal",
         credentials={"client_id": "x", "client_secret": "y"},
-        webhook_secret=SECRET,
+        webhook_secret=HEPSI_TOKEN,
     )
 
 
-def _send(client, url, payload, *, method="post", secret=SECRET, signature=None, headers=None):
+def _send(client, url, payload, *, method="post", token=HEPSI_TOKEN, headers=None, **extra):
+    """To HepsiGlobal's URL with `token` in its path (none: the bare URL)."""
     body = json.dumps(payload).encode()
-    sent_headers = dict(headers or {})
-    if signature is None and secret:
-        signature = hepsi_sign(secret, body)
-    if signature:
-        sent_headers["X-HepsiGlobal-Signature"] = signature
+    if token and url.startswith("/hepsiglobal/webhooks/"):
+        url = url.replace("/hepsiglobal/", f"/hepsiglobal/{token}/", 1)
     return getattr(client, method)(
-        url, data=body, content_type="application/json", headers=sent_headers
+        url, data=body, content_type="application/json", headers=dict(headers or {}), **extra
     )
 
 
@@ -53,15 +54,22 @@ def _result(refund_number="RD1-create-refund-1", status="success", request_id="0
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("signature", "secret"),
-    [("sha256=" + "0" * 64, SECRET), (None, ""), (None, "another-secret")],
+    "token",
+    ["0" * len(HEPSI_TOKEN), None, "another-account-token-01"],
     ids=["wrong", "missing", "other-key"],
 )
-def test_bad_signature_is_refused_and_nothing_stored(client, hepsi_account, signature, secret):
-    response = _send(client, RESULT_URL, _result(), secret=secret, signature=signature)
+def test_bad_url_token_is_refused_and_nothing_stored(client, hepsi_account, token, caplog):
+    response = _send(client, RESULT_URL, _result(), token=token)
 
     assert response.status_code == 401
     assert WebhookEvent.objects.count() == 0
+    assert [r.levelname for r in caplog.records if r.name == "refunds.delivery.intake"] == [
+        "WARNING"
+    ]
+    assert "hepsiglobal webhook refund-create-result refused (HTTP 401, from 127.0.0.1)" in (
+        caplog.text
+    )
+    assert token is None or token not in caplog.text  # the URL (and its token) is not logged
 
 
 @pytest.mark.django_db
@@ -69,7 +77,7 @@ def test_account_without_secret_refuses_every_webhook(client, hepsi_account):
     hepsi_account.webhook_secret = ""
     hepsi_account.save()
 
-    response = _send(client, RESULT_URL, _result(), secret=SECRET)
+    response = _send(client, RESULT_URL, _result())
 
     assert response.status_code == 401
     assert WebhookEvent.objects.count() == 0
@@ -134,6 +142,60 @@ def test_csrf_is_not_required_for_webhooks_only(hepsi_account):
     strict = Client(enforce_csrf_checks=True)
     assert _send(strict, RESULT_URL, _result()).status_code == 200
     assert strict.post("/accounts/login/", {"username": "x"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_basic_auth_account_is_recognised_by_its_credentials(client, hepsi_account):
+    hepsi_account.options = {"webhook_auth": "basic"}
+    hepsi_account.save()
+    good = {"Authorization": basic_authorization("hepsiglobal", HEPSI_TOKEN)}
+    bad = {"Authorization": basic_authorization("hepsiglobal", "not-the-secret")}
+
+    refused = _send(client, RESULT_URL, _result(), token=None, headers=bad)
+    by_token = _send(client, RESULT_URL, _result())  # the account no longer takes its URL token
+    accepted = _send(client, RESULT_URL, _result(), token=None, headers=good)
+
+    assert (refused.status_code, by_token.status_code, accepted.status_code) == (401, 401, 200)
+    assert WebhookEvent.objects.get().headers["Authorization"] == "***"
+
+
+@pytest.mark.django_db
+def test_ip_allowlist_reads_the_client_address_behind_trusted_proxies_only(
+    client, hepsi_account, settings
+):
+    hepsi_account.options = {
+        "webhook_auth": "ip_allowlist",
+        "webhook_ip_allowlist": ["198.51.100.0/24"],
+    }
+    hepsi_account.save()
+    forged = {"X-Forwarded-For": "198.51.100.9"}
+
+    direct = _send(client, RESULT_URL, _result(), token=None, REMOTE_ADDR="198.51.100.9")
+    spoofed = _send(
+        client, RESULT_URL, _result(request_id="01J" + "3" * 23), token=None, headers=forged
+    )
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    proxied = _send(
+        client, RESULT_URL, _result(request_id="01J" + "4" * 23), token=None, headers=forged
+    )
+
+    assert (direct.status_code, spoofed.status_code, proxied.status_code) == (200, 401, 200)
+    assert sorted(WebhookEvent.objects.values_list("delivery_key", flat=True)) == [
+        "refund-create-result:01J" + "0" * 23,
+        "refund-create-result:01J" + "4" * 23,
+    ]
+
+
+@pytest.mark.django_db
+def test_url_token_route_is_only_for_platforms_that_sign_nothing(client, hepsi_account):
+    factories.AccountFactory(adapter_key="shoplazza", name="SL", webhook_secret=HEPSI_TOKEN)
+
+    response = client.post(
+        f"/shoplazza/{HEPSI_TOKEN}/webhooks/refunds", data=b"{}", content_type="application/json"
+    )
+
+    assert response.status_code == 404
+    assert WebhookEvent.objects.count() == 0
 
 
 # --- processing -------------------------------------------------------------------------------
@@ -228,6 +290,62 @@ def test_order_cancel_refunds_the_cancelled_units_once(client, hepsi_account):
     assert line.cancelled_quantity == 2
     event.refresh_from_db()
     assert event.refund == refund
+
+
+@pytest.mark.django_db
+def test_order_cancel_with_cancel_items_refunds_every_line_in_one_refund(client, hepsi_account):
+    order = factories.make_order(
+        account=hepsi_account,
+        external_number="7004",
+        lines=((3, "10.00", "0.00", "0.00"), (2, "5.00", "0.00", "0.00")),
+    )
+    first, second = order.lines.order_by("id")
+    payload = {
+        "order_number": "7004",
+        "cancel_items": [
+            {"cancel_id": 61, "order_item_number": first.external_id, "cancel_quantity": 1},
+            {"cancel_id": 62, "order_item_number": second.external_id, "cancel_quantity": 2},
+        ],
+    }
+
+    assert _send(client, CANCEL_URL, payload, method="put").status_code == 200
+    event = WebhookEvent.objects.get()
+    assert event.delivery_key == "order-cancel:61+62"
+    assert webhook_event_process(event.pk) == "processed"
+
+    refund = Refund.objects.get()
+    assert refund.external_id == "cancel-order-cancel:61+62"
+    assert str(refund.total) == "20.00"
+    assert list(
+        refund.lines.order_by("order_line_id").values_list("order_line_id", "quantity")
+    ) == [
+        (first.pk, 1),
+        (second.pk, 2),
+    ]
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.cancelled_quantity, second.cancelled_quantity) == (1, 2)
+
+
+@pytest.mark.django_db
+def test_order_cancel_with_one_unknown_item_writes_nothing(client, hepsi_account):
+    order = factories.make_order(
+        account=hepsi_account, external_number="7005", lines=((3, "10.00", "0.00", "0.00"),)
+    )
+    line = order.lines.get()
+    payload = {
+        "order_number": "7005",
+        "cancel_items": [
+            {"cancel_id": 71, "order_item_number": line.external_id, "cancel_quantity": 1},
+            {"cancel_id": 72, "order_item_number": "NOPE", "cancel_quantity": 1},
+        ],
+    }
+    _send(client, CANCEL_URL, payload, method="put")
+
+    assert webhook_event_process(WebhookEvent.objects.get().pk) == "failed"
+    assert Refund.objects.count() == 0
+    line.refresh_from_db()
+    assert line.cancelled_quantity == 0
 
 
 @pytest.mark.django_db

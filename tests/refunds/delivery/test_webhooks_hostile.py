@@ -9,9 +9,10 @@ import pytest
 from django.db.models import F
 from django.urls import reverse
 
-from integrations.hepsiglobal.webhooks import sign as hepsi_sign
+from integrations.hepsiglobal.webhooks import basic_authorization
 from integrations.noventiq.webhooks import sign as noventiq_sign
 from integrations.shoplazza.webhooks import sign as shoplazza_sign
+from orders.models import MarketplaceAccount
 from refunds.delivery.models import WebhookEvent
 from refunds.delivery.processors import _message_of, stale_events_claim, webhook_event_process
 from refunds.delivery.publishing import PROCESS_TASK, _batcher
@@ -21,6 +22,9 @@ from tests.fixtures.pipeline import approve_refund, ensure_role_groups
 
 SECRET = "whsec-hostile-test"
 HEPSI_URL = "/hepsiglobal/webhooks/refund-create-result"
+# HepsiGlobal signs nothing: by default its account's secret is a token in the URL it calls
+# (integrations/hepsiglobal/webhooks.py).
+HEPSI_TOKEN_URL = f"/hepsiglobal/{SECRET}/webhooks/refund-create-result"
 REQUEST_ID = "01J" + "7" * 23
 DEEP = b"[" * 1000 + b"]" * 1000  # 2 kB of [[[[...]]]]
 
@@ -66,13 +70,18 @@ def sent(monkeypatch):
     _batcher.flush()
 
 
-def _hepsi(client, body: bytes, *, bearer=False, headers=None):
+def _hepsi(client, body: bytes, *, basic=False, headers=None):
+    """To the account's secret URL; with `basic`, the account takes basic auth instead and the
+    credentials travel in the Authorization header."""
     sent_headers = dict(headers or {})
-    if bearer:
-        sent_headers["Authorization"] = f"Bearer {SECRET}"
-    else:
-        sent_headers["X-HepsiGlobal-Signature"] = hepsi_sign(SECRET, body)
-    return client.post(HEPSI_URL, data=body, content_type="application/json", headers=sent_headers)
+    url = HEPSI_TOKEN_URL
+    if basic:
+        MarketplaceAccount.objects.filter(adapter_key="hepsiglobal").update(
+            options={"webhook_auth": "basic"}
+        )
+        sent_headers["Authorization"] = basic_authorization("hepsiglobal", SECRET)
+        url = HEPSI_URL
+    return client.post(url, data=body, content_type="application/json", headers=sent_headers)
 
 
 def _shoplazza(client, body: bytes, *, dedup="d-1", topic="refunds/update"):
@@ -414,18 +423,19 @@ def test_signed_deep_json_to_hepsiglobal_and_shoplazza_is_400_up_to_the_bound_20
 
 
 @pytest.mark.django_db
-def test_bearer_secret_and_body_tokens_are_redacted_before_they_are_stored_and_still_apply(
+def test_basic_credentials_and_body_tokens_are_redacted_before_they_are_stored_and_still_apply(
     client, processing_refund
 ):
     refund, action = processing_refund
     body = _hepsi_result(action.idempotency_key)[:-1] + b', "access_token": "tok-SECRET-42"}'
 
-    response = _hepsi(client, body, bearer=True, headers={"X-Api-Key": "key-SECRET-43"})
+    response = _hepsi(client, body, basic=True, headers={"X-Api-Key": "key-SECRET-43"})
 
     assert response.status_code == 200
     event = WebhookEvent.objects.get()
     stored = json.dumps(event.headers) + event.body
     assert SECRET not in stored
+    assert basic_authorization("hepsiglobal", SECRET) not in stored
     assert "tok-SECRET-42" not in stored
     assert "key-SECRET-43" not in stored
     assert (event.headers["Authorization"], event.headers["X-Api-Key"]) == ("***", "***")
@@ -436,15 +446,11 @@ def test_bearer_secret_and_body_tokens_are_redacted_before_they_are_stored_and_s
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("adapter_key", ["hepsiglobal", "shoplazza", "noventiq"])
+@pytest.mark.parametrize("adapter_key", ["shoplazza", "noventiq"])  # HepsiGlobal signs nothing
 def test_signatures_are_stored_as_a_fingerprint_only(client, accounts, adapter_key):
     import hashlib
 
-    if adapter_key == "hepsiglobal":
-        body = _hepsi_result("RD1-create-refund-1")
-        header, signature = "X-Hepsiglobal-Signature", hepsi_sign(SECRET, body)
-        response = _hepsi(client, body)
-    elif adapter_key == "shoplazza":
+    if adapter_key == "shoplazza":
         body = _shoplazza_refund("r-1", "bank")
         header, signature = "X-Shoplazza-Hmac-Sha256", shoplazza_sign(SECRET, body)
         response = _shoplazza(client, body)
@@ -464,7 +470,7 @@ def test_signatures_are_stored_as_a_fingerprint_only(client, accounts, adapter_k
 def test_an_agent_viewing_the_event_in_the_admin_never_sees_the_secret(client, accounts):
     ensure_role_groups()
     body = _hepsi_result("RD1-create-refund-1")[:-1] + b', "password": "pw-SECRET-44"}'
-    assert _hepsi(client, body, bearer=True).status_code == 200
+    assert _hepsi(client, body, basic=True).status_code == 200
     event = WebhookEvent.objects.get()
     client.force_login(factories.agent(username="admin-viewer@example.com"))
 
@@ -481,7 +487,7 @@ def test_an_agent_viewing_the_event_in_the_admin_never_sees_the_secret(client, a
 def test_stored_headers_cannot_be_replayed(client, accounts):
     """What an admin page shows of an event is not enough to send one: the view refuses the
     stored headers and body posted again."""
-    assert _hepsi(client, _hepsi_result("RD1-create-refund-1"), bearer=True).status_code == 200
+    assert _hepsi(client, _hepsi_result("RD1-create-refund-1"), basic=True).status_code == 200
     event = WebhookEvent.objects.get()
 
     replay = client.post(
@@ -493,7 +499,7 @@ def test_stored_headers_cannot_be_replayed(client, accounts):
 
     assert (replay.status_code, replay.json()) == (
         401,
-        {"message": "The HepsiGlobal webhook credentials do not match."},
+        {"message": "The HepsiGlobal webhook's basic credentials do not match."},
     )
     assert WebhookEvent.objects.count() == 1
 
