@@ -1,7 +1,6 @@
 """LLZW mapping: payload, statuses, error table, dates and exact amounts (no HTTP)."""
 
 import datetime as dt
-import json
 from decimal import Decimal
 
 from integrations.llzw import mapping
@@ -95,31 +94,3 @@ def test_parse_date_reads_the_documented_format():
     assert mapping.parse_date("2026-11-23T14:00:00") is None
     assert mapping.parse_date("yesterday") is None
     assert mapping.parse_date(None) is None
-
-
-def test_remote_refund_from_the_documented_example():
-    example = json.loads(
-        """{
-        "id": 1, "order": 5, "createdAt": "2019-10-1 3:00 PM GMT+1:00",
-        "updatedAt": "2019-10-1 3:00 PM GMT+1:00", "requester": "USERNAME_OF_REFUND_ISSUER",
-        "requestReason": "I hate this product", "responseReason": null, "confirmedAt": null,
-        "issuedAt": null, "amount": 500.0, "status": "REQUESTED",
-        "trackingId": "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", "carrierName": "SF-Express",
-        "refundOnly": false, "valid": true}""",
-        parse_float=Decimal,
-    )
-
-    remote = mapping.remote_refund(example)
-
-    assert remote.external_id == "1"
-    assert remote.order_external_number == "5"
-    assert remote.status == "REQUESTED"
-    assert remote.amount == Decimal("500.0")
-    assert remote.reason == "I hate this product"
-    assert remote.refund_only is False
-    assert remote.requester == "USERNAME_OF_REFUND_ISSUER"
-    assert remote.tracking_id == "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
-    assert remote.carrier == "SF-Express"
-    assert remote.response_reason == ""
-    assert remote.idempotency_key == ""
-    assert remote.created_at == dt.datetime(2019, 10, 1, 14, 0, tzinfo=dt.UTC)

@@ -328,6 +328,18 @@ def test_list_filters_and_pages(api):
     assert ids(page=5, size=2) == []
 
 
+def test_list_pages_by_twenty_from_page_zero_by_default(api):
+    for _ in range(21):
+        customer_refund(api, orderId=1002, amount=Decimal("0.01"), reason="x")
+    session = login(api)
+
+    first = session.get(f"{api}/api/v2/refunds", timeout=5).json()["data"]
+    second = session.get(f"{api}/api/v2/refunds", params={"page": 1}, timeout=5).json()["data"]
+
+    assert [r["id"] for r in first] == list(range(1, 21))
+    assert [r["id"] for r in second] == [21]
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
