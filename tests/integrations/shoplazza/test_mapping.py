@@ -66,3 +66,45 @@ def test_product_total_is_left_out_when_the_parts_do_not_add_up():
     assert "refund_product_total" not in body
     assert body["refund_total"] == "42.00"
     assert mapping.refund_payload(refund())["refund"]["refund_product_total"] == "40.00"
+
+
+def test_deprecated_refund_status_is_read_and_finished_at_stands_in_without_it():
+    # Refund properties [P4]: refund_status is @Deprecated; payment_details[].finished_at is ""
+    # until the channel finished (ASSUMPTIONS A2).
+    done = {"payment_method": "card", "refund_price": "5.00", "finished_at": "2025-01-15T10:30:00Z"}
+    open_ = {"payment_method": "card", "refund_price": "5.00", "finished_at": ""}
+
+    assert mapping.record_status({"refund_status": "failed", "payment_details": [done]}) == "failed"
+    assert mapping.record_status({"payment_details": [done, done]}) == "finished"
+    assert mapping.record_status({"payment_details": [done, open_]}) == "pending"
+    assert mapping.record_status({"payment_details": []}) == "pending"
+    assert mapping.record_status({}) == "pending"
+
+
+def test_token_lifetime_reads_expires_at_then_expires_in():
+    # OAuth Authentication [P6]: expires_at, a timestamp in seconds; the SDK [P7] also reads
+    # expires_in.
+    assert mapping.token_lifetime({"expires_at": 10_003_600}, 10_000_000) == 3600
+    assert mapping.token_lifetime({"expires_at": "10003600"}, 10_000_000) == 3600
+    assert mapping.token_lifetime({"expires_in": 7200}, 10_000_000) == 7200
+    assert mapping.token_lifetime({"expires_at": 0, "expires_in": 60}, 10_000_000) == 60
+    assert mapping.token_lifetime({"expires_at": 9_999_000}, 10_000_000) == -1000
+    assert mapping.token_lifetime({}, 10_000_000) is None
+    assert mapping.token_lifetime({"expires_at": "soon"}, 10_000_000) is None
+
+
+def test_the_tip_is_what_goes_beyond_the_other_additional_charges():
+    def tip(additional: str, tip_total: str = "3.00", other: str = "2.00") -> Decimal:
+        return mapping.tip_amount(
+            refund(
+                additional_amount=Decimal(additional),
+                order_tip_total=Decimal(tip_total),
+                order_additional_total=Decimal(other),
+            )
+        )
+
+    assert tip("5.00") == Decimal("3.00")
+    assert tip("4.00") == Decimal("2.00")
+    assert tip("2.00") == Decimal("0.00")
+    assert tip("3.00", other="0.00") == Decimal("3.00")
+    assert tip("2.00", tip_total="0.00") == Decimal("0.00")
