@@ -200,6 +200,47 @@ def test_dropped_connection_after_the_record_then_retry_creates_nothing_new(sim,
     assert retried.external_id == recorded["id"]
     assert ledger(base_url, "rd-1-create") == 1
     assert len(sandbox_requests(base_url, method="POST", path="/refund")) == 1
+    # Found by its note in the store's refund records list, the list that documents `note`
+    # ([P3], [P4]; ASSUMPTIONS A1), never in the order's list, which does not ([P2]).
+    lookups = sandbox_requests(base_url, method="GET", path="/openapi/")
+    assert [(r["path"], r["query"]) for r in lookups] == [
+        ("/openapi/2026-01/orders/refund_records", {"order_ids": [ORDER_ID], "page_size": ["50"]})
+    ] * 2
+
+
+def test_the_key_lookup_follows_the_records_list_cursor(sim, api, base_url):
+    adapter = make_adapter(api)
+    # 51 refunds of 0.01 shipping: the last, rd-fill-50, is on the list's second page.
+    for n in range(51):
+        adapter.create_refund(
+            refund(
+                f"rd-fill-{n}",
+                total=Decimal("0.01"),
+                lines_amount=Decimal("0.00"),
+                shipping_amount=Decimal("0.01"),
+                lines=(),
+                payments=(),
+            )
+        )
+    again = adapter.create_refund(
+        refund(
+            "rd-fill-50",
+            total=Decimal("0.01"),
+            lines_amount=Decimal("0.00"),
+            shipping_amount=Decimal("0.01"),
+            lines=(),
+            payments=(),
+        )
+    )
+
+    assert isinstance(again, Accepted)
+    assert (
+        again.external_id == control(base_url, "GET", "ledger?key=rd-fill-50")["refunds"][0]["id"]
+    )
+    assert ledger(base_url, "rd-fill-50") == 1
+    assert ledger(base_url) == 51
+    last = sandbox_requests(base_url, method="GET", path="/refund_records")[-2:]
+    assert [r["query"].get("cursor") for r in last] == [None, ["50"]]
 
 
 def test_a_different_key_makes_a_second_refund(sim, api, base_url):
