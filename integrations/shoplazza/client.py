@@ -42,10 +42,13 @@ from .webhooks import parse_refund_webhook
 class ShoplazzaAdapter(MarketplaceAdapter):
     key = "shoplazza"
     label = "Shoplazza"
+    # Each from mapping.py's pages: Create Order's Refund Record [P1] takes line items with a
+    # quantity, a refund_total that is "the only required field" [P5], refund_shipping_total,
+    # refund_tip, refund_additional_total and several refund_payments[]; no page offers a
+    # cancel of a refund record or a return shipment; the outcome is read from the refund
+    # records [P2] (no refund webhook topic is published, ASSUMPTIONS A3).
     capabilities = Capabilities(
         partial_refund_by_line=True,
-        # Seed 004, Create Order's Refund Record: `refund_total` is required and the line items
-        # optional; `refund_shipping_total`, `refund_tip` and `refund_additional_total` exist.
         partial_amount_refund=True,
         shipping_refund=True,
         additional_charges_refund=True,

@@ -39,6 +39,11 @@ topic is published: the simulator's choice) carrying the refund object goes to
 /shoplazza/webhooks. `data.order_status` (published example "fulfilled") is the simulator's own
 reading of the order: cancelled, fulfilled, partially_fulfilled or unfulfilled.
 
+The simulator's own rules, which no page states: the refund_payments[] prices add up to
+refund_total, the refund_additional_prices[] prices to refund_additional_total, and the parts
+(product, shipping, tip, additional) to refund_total when refund_product_total is given; no
+more than is left of the order, its shipping, tip, additional charges or a payment is refunded.
+
 Configuration keys (all optional): client_id, client_secret, refresh_token, token_ttl (seconds,
 3600), scopes (["read_order", "write_order"]), rate_limit_per_second (2; None turns the limit
 off), rate_limit_bucket (10 requests: the leaky bucket's size), settle_seconds (5), fail_orders
