@@ -67,8 +67,13 @@ class LlzwAdapter(MarketplaceAdapter):
         shipping_refund=True,
         additional_charges_refund=True,
         multiple_payments=False,
+        # Seed 003, DELETE /api/v2/refunds/<ID>: SELLER or CUSTOMER, while PENDING, WAITING or
+        # REQUESTED.
         cancel_after_creation=True,
+        # The customer's SHIP_INIT tracking is on the entity (trackingId, carrierName): read by
+        # polling; Refund Desk cannot send any (SHIP_INIT is CUSTOMER only).
         return_shipment=True,
+        # No webhooks and no seller decisions in seed 003: the list is polled.
         result_delivery=ResultDelivery.POLLING,
         notes=(
             "LLZW takes one amount per refund: lines, shipping and extras are sent as one sum, "
