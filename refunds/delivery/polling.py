@@ -29,7 +29,7 @@ from integrations.base import (
     Rejected,
 )
 from integrations.registry import adapter_class
-from orders.models import MarketplaceAccount, Order
+from orders.models import MarketplaceAccount
 from orders.money import format_money
 from refunds.errors import RefundError
 from refunds.models import ReasonCode, Refund
@@ -42,6 +42,7 @@ from refunds.services import (
 from refunds.states import RefundStatus
 
 from .adapters import account_adapter
+from .mirror import order_mirror
 from .models import OutboundAction, OutboundState
 from .payloads import refund_data
 
@@ -134,9 +135,17 @@ def remote_refunds_reconcile(account, adapter, stats: Counter) -> None:
             stats["drift_unmatched"] += 1
             continue
         if refund is None:
-            order = Order.objects.filter(
-                account=account, external_number=remote.order_external_number
-            ).first()
+            try:
+                # Refund Desk's order, else the platform's (when it has an order API), mirrored.
+                order = order_mirror(account, remote.order_external_number, adapter=adapter)
+            except MarketplaceError as exc:
+                logger.warning(
+                    "%s: reading order %s failed: %s",
+                    account.name,
+                    remote.order_external_number,
+                    exc.message,
+                )
+                order = None
             if order is None:
                 logger.warning(
                     "%s: refund %s is for unknown order %s",

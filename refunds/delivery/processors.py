@@ -42,6 +42,7 @@ from ..services import (
 )
 from ..states import RefundStatus
 from .intake import METHOD_HEADER, _verifier
+from .mirror import order_mirror
 from .models import OutboundAction, WebhookEvent, WebhookState
 from .publishing import enqueue_processing_later
 
@@ -222,6 +223,23 @@ def _find_refund(event: WebhookEvent, message: WebhookMessage):
         found = found.first()
         if found:
             return found
+    if message.order_external_number and message.order_line_external_id:
+        # A platform that names only the order item it refunded (Noventiq's product.returned,
+        # one per product, no id of ours): the refund in progress for that item alone. A refund
+        # of several items is left to the poll, which sees them all.
+        candidates = (
+            refunds.filter(
+                order__external_number=message.order_external_number,
+                status=RefundStatus.PROCESSING,
+                lines__order_line__external_id=message.order_line_external_id,
+            )
+            .prefetch_related("lines__order_line")
+            .order_by("-created_at", "-id")
+        )
+        for candidate in candidates:
+            items = {line.order_line.external_id for line in candidate.lines.all()}
+            if items == {message.order_line_external_id}:
+                return candidate
     raise RefundNotYetKnown(
         f"No refund for {event.adapter_key} webhook {event.delivery_key} "
         f"(request {message.external_request_id or '-'}, key {message.idempotency_key or '-'}, "
@@ -274,6 +292,10 @@ def _order_cancel(event: WebhookEvent, message: WebhookMessage):
     order = Order.objects.filter(
         account=event.account, external_number=message.order_external_number
     ).first()
+    if order is None:
+        # Not imported yet: read it from the platform when it has an order API (a platform that
+        # cannot be asked now raises, and the event is tried again later).
+        order = order_mirror(event.account, message.order_external_number)
     lines = []
     for item in cancelled:
         line = (

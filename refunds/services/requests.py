@@ -170,6 +170,21 @@ def _refuse_what_the_platform_cannot_do(
             field="lines" if lines else "amount",
             code="unsupported",
         )
+    if not can.partial_line_quantity:
+        ordered = dict(
+            order.lines.filter(pk__in=[c.order_line_id for c in lines]).values_list(
+                "pk", "quantity"
+            )
+        )
+        for choice in lines:
+            whole = ordered.get(choice.order_line_id)
+            if whole is not None and choice.quantity and choice.quantity != whole:
+                raise RefundError(
+                    f"{name} refunds an order item with all its units or not at all: refund "
+                    f"all {whole} units of this item, or leave it out",
+                    field="lines",
+                    code="unsupported",
+                )
     if not can.shipping_refund and _asks_for_money(shipping_amount):
         raise RefundError(
             f"{name} cannot refund shipping: refund it outside {name} and leave shipping at 0",

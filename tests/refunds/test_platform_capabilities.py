@@ -116,3 +116,51 @@ def test_charges_are_refused_where_the_platform_refunds_items_only(
         )
     assert (exc_info.value.message, exc_info.value.field) == (message, field)
     assert _written() == (0, 0, 0)
+
+
+def test_only_noventiq_refunds_an_item_with_all_its_units_or_not_at_all():
+    """Noventiq "Product refund": "3 out of 5 -> a full refund of all the units of this item"."""
+    declared = {
+        key: adapter_class(key).capabilities.partial_line_quantity
+        for key in ("hepsiglobal", "noventiq", "llzw", "shoplazza")
+    }
+    assert declared == {"hepsiglobal": True, "noventiq": False, "llzw": True, "shoplazza": True}
+
+
+@pytest.mark.parametrize("who", ["customer", "staff"])
+def test_some_units_of_a_noventiq_item_are_refused_and_nothing_is_saved(who, customer_user, agent):
+    order = _order("noventiq", customer_user)
+    line = order.lines.get()  # 2 units
+    actor = customer_user if who == "customer" else agent
+
+    with pytest.raises(RefundError) as exc_info:
+        refund_request(
+            actor=actor,
+            order=order,
+            reason_code="damaged",
+            refund_only=True,
+            lines=[LineChoice(order_line_id=line.pk, quantity=1)],
+        )
+
+    assert exc_info.value.message == (
+        "Noventiq Checkout refunds an order item with all its units or not at all: refund all 2 "
+        "units of this item, or leave it out"
+    )
+    assert (exc_info.value.field, exc_info.value.code) == ("lines", "unsupported")
+    assert _written() == (0, 0, 0)
+
+
+def test_every_unit_of_a_noventiq_item_is_accepted(customer_user, agent):
+    order = _order("noventiq", customer_user)
+    line = order.lines.get()
+
+    refund = refund_request(
+        actor=agent,
+        order=order,
+        reason_code="damaged",
+        refund_only=True,
+        lines=[LineChoice(order_line_id=line.pk, quantity=2)],
+    )
+
+    assert list(refund.lines.values_list("order_line_id", "quantity")) == [(line.pk, 2)]
+    assert str(refund.total) == "20.00"

@@ -250,6 +250,8 @@ class Command(BaseCommand):
         requester = owner or (agent if index % 3 else None)
         lines = list(order.lines.order_by("id"))
         can = adapter_class(account.adapter_key).capabilities
+        # One unit, or every unit where the platform refunds an item whole (Noventiq).
+        units = 1 if can.partial_line_quantity else lines[0].quantity
         kwargs = {}
         if scenario == "LARGE":
             kwargs["lines"] = [
@@ -259,12 +261,12 @@ class Command(BaseCommand):
         elif index % 3 == 0 or not refund_only:
             kwargs["lines"] = [LineChoice(order_line_id=lines[0].pk, quantity=lines[0].quantity)]
         elif index % 3 == 1 and can.shipping_refund:
-            kwargs["lines"] = [LineChoice(order_line_id=lines[0].pk, quantity=1)]
+            kwargs["lines"] = [LineChoice(order_line_id=lines[0].pk, quantity=units)]
             kwargs["shipping_amount"] = order.shipping_total
         elif can.partial_amount_refund:
             kwargs["amount"] = (order.items_total * Decimal("0.4")).quantize(Decimal("0.01"))
         else:  # the platform refunds whole units only
-            kwargs["lines"] = [LineChoice(order_line_id=lines[0].pk, quantity=1)]
+            kwargs["lines"] = [LineChoice(order_line_id=lines[0].pk, quantity=units)]
         refund = refund_request(
             actor=requester,
             order=order,

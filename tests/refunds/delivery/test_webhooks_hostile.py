@@ -115,8 +115,10 @@ def _hepsi_result(refund_number: str, *, status="success", errors="[]", request_
 
 def _noventiq_returned(email: str, sku: str) -> bytes:
     return (
-        '{"event": "product.returned", "order_id": "900001", '
-        '"create_date": "2026-11-01T10:00:00+00:00", "payment_method": "card", '
+        # The documented shape (Noventiq "Webhook examples"): order_id a number, the signed
+        # payment_method inside the `payment` object.
+        '{"event": "product.returned", "order_id": 900001, '
+        '"create_date": "2026-11-01T10:00:00+00:00", "payment": {"payment_method": "card"}, '
         f'"currency": "EUR", "customer": {{"email": "{email}"}}, '
         f'"product": {{"id": "L1", "sku": "{sku}", "quantity": 1}}}}'
     ).encode()
