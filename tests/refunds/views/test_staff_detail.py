@@ -331,3 +331,18 @@ def test_a_refused_action_says_why_once(client, agent, order):
     assert response.context["forms"]["approve"].non_field_errors() == [reason[:-1]]
     assert response.context["action_notes"] == []
     assert response.content.decode().count("someone else must approve it") == 1
+
+
+@pytest.mark.django_db
+def test_noventiq_capabilities_say_an_item_is_refunded_with_all_its_units(
+    client, agent, customer_user
+):
+    order = factories.make_order(
+        account=factories.AccountFactory(name="NQ", adapter_key="noventiq"),
+        customer=factories.CustomerFactory(user=customer_user),
+    )
+    refund = _refund(order, customer_user, quantity=2)  # the item's every unit
+    client.force_login(agent)
+    body = client.get(_detail(refund)).content.decode()
+    assert '<li class="no">Refund some units of an item (not all)</li>' in body
+    assert "Noventiq refunds whole order items: every unit of each item" in body
