@@ -23,6 +23,13 @@ documented item -> adapter -> sandbox -> test):
   API.ENTITY_NOT_FOUND and API.DEPENDENT_ENTITY_NOT_FOUND (404), API.SECURITY.ACCESS_DENIED
   (403), API.SECURITY.INVALID_CREDENTIAL, API.INTERNAL_SERVER_ERROR (500); a request without a
   session is answered 401 (security/RestAuthenticationEntryPoint).
+- The LLZW API reference, "Orders": `GET /api/v1/orders/<ID>` answers id, quantity, createdAt,
+  updatedAt, customer_id (the customer's username), address_id, stock_id, trackingId,
+  carrierName; "Users": usernames match \\w+[\\w\\d]+. A price only through stock_id ->
+  product_id -> the product's price ("Stocks", "Products"), and no currency, payment status or
+  e-mail: an order a polled refund names that Refund Desk does not have cannot be mirrored
+  (the orders service needs a currency and the customer's e-mail), so the adapter keeps
+  the default `read_order` (None) and the poller logs the refund as for an unknown order.
 - marketplaces.md § llzw and its "Known corrections" block (PATCH is SHIP_INIT only).
 
 ASSUMPTIONS (what the pages do not say; the simulator follows the same ones):
