@@ -45,10 +45,13 @@ class HepsiGlobalAdapter(MarketplaceAdapter):
         partial_refund_by_line=True,
         # Seed 000, Create Refund: `items[]` of `order_item_number` and a whole `quantity`, and
         # nothing else is refunded: no amount without units, no shipping, no other charges.
+        # Some units of an item may be refunded (quantity 1 of 2).
+        partial_line_quantity=True,
         partial_amount_refund=False,
         shipping_refund=False,
         additional_charges_refund=False,
         multiple_payments=False,
+        # "Created refund is final and can not be canceled" (Create Refund).
         cancel_after_creation=False,
         return_shipment=False,
         result_delivery=ResultDelivery.WEBHOOK,

@@ -350,11 +350,15 @@ def test_capabilities_and_webhook_endpoints():
     caps = HepsiGlobalAdapter.capabilities
     assert (
         caps.partial_refund_by_line,
+        caps.partial_line_quantity,
+        caps.partial_amount_refund,
         caps.shipping_refund,
+        caps.additional_charges_refund,
         caps.multiple_payments,
         caps.cancel_after_creation,
         caps.return_shipment,
-    ) == (True, False, False, False, False)
+        caps.refund_lookup,
+    ) == (True, True, False, False, False, False, False, False, False)
     assert caps.result_delivery == ResultDelivery.WEBHOOK
     assert caps.rate_limit_per_second is None
     assert caps.notes[0] == "HepsiGlobal refunds are final: they cannot be cancelled once sent."
