@@ -185,10 +185,13 @@ def bench_delivery(count: int = 2000, concurrency: int = 8) -> None:
         # HepsiGlobal publishes no request rate limit (shared/marketplaces.md): the bench account
         # has none configured either, like a real HepsiGlobal account.
         account.rate_limit_per_second = None
+        # HepsiGlobal signs nothing: the bench account and the sandbox use basic auth (the
+        # bench secret is too short for a path token; integrations/hepsiglobal/DOCS.md).
+        account.options = {**(account.options or {}), "webhook_auth": "basic"}
         account.save()
         requests.put(
             f"{base}/_control/hepsiglobal/config",
-            json={"webhook_secret": account.webhook_secret},
+            json={"webhook_secret": account.webhook_secret, "webhook_auth": "basic"},
             timeout=5,
         ).raise_for_status()
         orders = _fresh_orders(account, count)
