@@ -33,6 +33,7 @@ ASSUMPTIONS (what the pages leave open; the adapter and the sandbox follow them,
   POST {marketplace}/webhooks/refund-create-result {"request_id", "refund_number",
   "order_number", "status": "success" | "failed", "errors": [text]}, answered 200 {}; success
   is ISSUED (the refund is final), failed is DENIED with the errors for the staff (STATUS_MAP).
+  Only `request_id` is required ("via RequestId"); the status is read without regard to case.
 - A3 Token answer: OAuth 2.0 {"access_token", "token_type": "Bearer", "expires_in"}.
 - A4 Error envelope and codes: {"data": {"error_code", "errors"?}, "message"} with HTTP 4xx/5xx
   (the success envelope {"data", "message"} is published; ERROR_CODES are ours).

@@ -202,10 +202,12 @@ def _result_message(errors: list) -> str:
 
 
 def parse_refund_create_result(data: dict) -> WebhookMessage:
-    """The payload is not published (ASSUMPTIONS A2 in mapping.py)."""
+    """The payload is not published (ASSUMPTIONS A2 in mapping.py). Create Refund says only
+    that the result comes "via RequestId": `request_id` is required, `refund_number` (our key)
+    is used when present, and the status is read without regard to case."""
     request_id = _text(data, "request_id")
-    refund_number = _text(data, "refund_number")
-    status = data.get("status")
+    refund_number = str(data.get("refund_number") or "")
+    status = str(data.get("status") or "").lower()
     if status not in STATUS_MAP:
         raise WebhookRejected(
             "The HepsiGlobal webhook status is not success or failed.", status=400

@@ -472,3 +472,32 @@ def test_failed_refund_result_carries_the_staff_message():
         "line. (3 units asked) HepsiGlobal refused the refund: Payment provider declined"
     )
     assert message.delivery_key == "refund-create-result:01J8ZCJEWZP8Q8HB5XZVCEWD1P"
+
+
+def test_refund_result_needs_only_the_request_id_it_is_linked_by():
+    """Create Refund: the result is notified "via RequestId"; our refund number is optional."""
+    body = b'{"request_id": "01J8ZCJEWZP8Q8HB5XZVCEWD1P", "status": "SUCCESS"}'
+
+    message = _adapter().parse_webhook(
+        name="refund-create-result", method="POST", headers={}, body=body, origin=AT_HOME
+    )
+
+    assert (message.external_request_id, message.idempotency_key, message.status) == (
+        "01J8ZCJEWZP8Q8HB5XZVCEWD1P",
+        "",
+        "ISSUED",
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"status": "success"}', b'{"request_id": "01J8ZCJEWZP8Q8HB5XZVCEWD1P", "status": "done"}'],
+)
+def test_refund_result_without_request_id_or_known_status_is_400(body):
+    refusal = _refused(
+        lambda: _adapter().parse_webhook(
+            name="refund-create-result", method="POST", headers={}, body=body, origin=AT_HOME
+        )
+    )
+
+    assert refusal.status == 400
