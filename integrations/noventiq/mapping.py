@@ -163,7 +163,9 @@ def _money(amount: Decimal, currency: str) -> str:
 
 def refund_description(refund: RefundData) -> str:
     """At most 500 characters: the kind and amount, our key, the lines (partial refunds), the
-    reason. Lines that do not fit are counted, never cut in the middle."""
+    reason. Noventiq's staff refund the items the text names, so when the lines do not fit in
+    full they are named short ("2 x [SKU s, line id]"); lines that still do not fit are
+    counted, never cut in the middle."""
     kind = "Full" if is_full_refund(refund) else "Partial"
     head = (
         f"{kind} refund of {_money(refund.total, refund.currency)} "
@@ -181,6 +183,12 @@ def refund_description(refund: RefundData) -> str:
         if refund.additional_amount:
             parts.append(f"other {refund.additional_amount}")
     text = head
+    if parts and len(f"{head} Items: {'; '.join(parts)}.") > DESCRIPTION_MAX:
+        short = [
+            f"{line.quantity} x [SKU {line.sku}, line {line.order_line_external_id}]"
+            for line in refund.lines
+        ]
+        parts = short + parts[len(short) :]
     if parts:
         shown = len(parts)
         while shown >= 0:

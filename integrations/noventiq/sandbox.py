@@ -48,7 +48,8 @@ portal). The request's own state (sent -> updating -> completed | refused) is ke
 
 load_orders(orders) takes OUR import format (orders/services.py) and stores each order in
 Noventiq's shape:
-    order_id       <- external_number (the id in Noventiq's URLs)
+    order_id       <- external_number (the id in Noventiq's URLs; a number, as documented,
+                      when it is one)
     order_name     <- "Order <external_number>"
     status         <- "paid" for paid/fulfilled, "not paid" for pending, "deleted" for cancelled
                       (a Noventiq status given as is is kept)

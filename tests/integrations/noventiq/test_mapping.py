@@ -146,9 +146,32 @@ def test_description_never_exceeds_500_and_keeps_whole_lines():
         make_refund(lines=lines, total=Decimal("40.00"), customer_explanation="y" * 900)
     )
     assert len(text) <= 500
-    shown = text.count(" x N")
-    assert f"and {40 - shown} more line(s)" in text
+    # Too long in full: every line is named short (SKU and line id, what staff refund by).
+    assert " x N" not in text
+    shown = text.count(" x [SKU ")
+    assert shown > 10
+    assert f"1 x [SKU S{shown - 1}, line L{shown - 1}]; and {40 - shown} more line(s)." in text
     assert text.startswith("Partial refund of 40.00 EUR (Refund Desk ref rd-refund-1-create).")
+
+
+def test_lines_too_long_in_full_are_all_named_short_when_that_fits():
+    lines = tuple(
+        RefundLineData(
+            order_line_external_id=f"L{i}",
+            sku=f"S{i}",
+            name="A very long product name " * 4,
+            quantity=1,
+            amount=Decimal("1.00"),
+            restock=False,
+        )
+        for i in range(8)
+    )
+    text = mapping.refund_description(make_refund(lines=lines, total=Decimal("8.00")))
+    assert text == (
+        "Partial refund of 8.00 EUR (Refund Desk ref rd-refund-1-create). Items: "
+        + "; ".join(f"1 x [SKU S{i}, line L{i}]" for i in range(8))
+        + ". Reason: damaged: The mug arrived broken."
+    )
 
 
 def test_missing_merchant_email_is_left_out():
