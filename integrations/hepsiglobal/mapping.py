@@ -48,6 +48,8 @@ ASSUMPTIONS (what the pages leave open; the adapter and the sandbox follow them,
   HepsiGlobal (capabilities refund_lookup False).
 - A10 `customer_explanation` is kept to 500 characters (CUSTOMER_EXPLANATION_MAX), a bound of
   ours; the page gives none.
+- A11 `items[].amount` is the money for the item's `quantity` units (our refund line's amount),
+  not a unit price: the published example has quantity 1, where both readings agree.
 """
 
 from __future__ import annotations

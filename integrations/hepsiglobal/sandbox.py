@@ -86,6 +86,7 @@ REASONS = frozenset(
         "other",
     }
 )
+# Cancel order by marketplace: the page shows "customer_demand"; the other two are a guess.
 CANCEL_REASONS = frozenset({"customer_demand", "out_of_stock", "other"})
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CURRENCY = re.compile(r"^[A-Z]{3}$")
