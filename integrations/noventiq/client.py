@@ -73,8 +73,11 @@ class NoventiqAdapter(MarketplaceAdapter):
         partial_amount_refund=False,
         # "3 out of 5 -> a full refund of all the units of this item": all units or none.
         partial_line_quantity=False,
-        shipping_refund=True,
-        additional_charges_refund=True,
+        # "Product refund": what Noventiq refunds is order items ("the price amount of an
+        # order item ... incl. quantity, discount, VAT"); its orders carry no shipping or other
+        # charges to refund ("[GET] Get order data").
+        shipping_refund=False,
+        additional_charges_refund=False,
         multiple_payments=False,
         cancel_after_creation=False,
         return_shipment=False,

@@ -50,8 +50,10 @@ def _seed_queue():
             account=accounts[i % 4],
             lines=((3, f"{12 + i * 7}.50", "0.00", "1.25"), (1, "49.00", "0", "0")),
         )
+        # Noventiq refunds an item with all its units (its Capabilities): the whole line there.
+        whole = order.account.adapter_key == "noventiq"
         refund = _customer_refund(
-            order, reason=reasons[i % 5], quantity=1 + i % 3, refund_only=i % 2 == 0
+            order, reason=reasons[i % 5], quantity=3 if whole else 1 + i % 3, refund_only=i % 2 == 0
         )
         refunds.append(refund)
         Refund.objects.filter(pk=refund.pk).update(created_at=now - dt.timedelta(hours=5 * i))

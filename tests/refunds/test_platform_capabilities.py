@@ -39,7 +39,7 @@ def test_each_platform_declares_partial_amounts_and_charges():
     }
     assert declared == {
         "hepsiglobal": (False, False, False),
-        "noventiq": (False, True, True),
+        "noventiq": (False, False, False),  # order items only ("Product refund")
         "llzw": (True, True, True),
         "shoplazza": (True, True, True),
     }
