@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from integrations.registry import UnknownAdapter, adapter_class
 from orders.models import Order
 from orders.money import format_money, quantize
 
@@ -178,6 +179,17 @@ def _cancel(actor: Any, refund: Refund, role: Role | None) -> Decision | None:
         and refund.requested_by_id != actor.pk
     ):
         return _refused("Only staff can cancel a refund that staff opened", "forbidden")
+    if refund.external_id or refund.external_request_id:  # the marketplace holds it already
+        try:
+            adapter = adapter_class(refund.order.account.adapter_key)
+        except UnknownAdapter:
+            return None
+        if not adapter.capabilities.cancel_after_creation:
+            return _refused(
+                f"{adapter.label} refunds cannot be cancelled once the marketplace has them; "
+                "deny it instead if it must not be paid",
+                "unsupported",
+            )
     return None
 
 

@@ -9,7 +9,7 @@ from refunds.calculator import LineChoice
 from refunds.delivery.models import OutboundAction
 from refunds.errors import RefundError
 from refunds.models import Refund, RefundEvent
-from refunds.services import refund_request
+from refunds.services import refund_cancel, refund_request
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -164,3 +164,43 @@ def test_every_unit_of_a_noventiq_item_is_accepted(customer_user, agent):
 
     assert list(refund.lines.values_list("order_line_id", "quantity")) == [(line.pk, 2)]
     assert str(refund.total) == "20.00"
+
+
+def _held_by_the_platform(adapter_key, customer_user):
+    """A REQUESTED refund the marketplace already holds (it reported it: an external id)."""
+    order = _order(adapter_key, customer_user)
+    return refund_request(
+        actor=None,
+        order=order,
+        reason_code="out_of_stock",
+        refund_only=True,
+        lines=[LineChoice(order_line_id=order.lines.get().pk, quantity=2)],
+        via="test",
+        external_id="EXT-9",
+    )
+
+
+def test_a_refund_the_platform_holds_is_not_cancelled_where_it_has_no_cancel(customer_user, agent):
+    refund = _held_by_the_platform("hepsiglobal", customer_user)
+    before = _written()
+
+    with pytest.raises(RefundError) as refused:
+        refund_cancel(actor=agent, refund=refund)
+
+    assert (refused.value.code, refused.value.message) == (
+        "unsupported",
+        "HepsiGlobal refunds cannot be cancelled once the marketplace has them; deny it instead "
+        "if it must not be paid",
+    )
+    assert _written() == before
+    refund.refresh_from_db()
+    assert refund.status == "REQUESTED"
+
+
+def test_a_refund_the_platform_holds_is_cancelled_where_it_has_a_cancel(customer_user, agent):
+    refund = _held_by_the_platform("llzw", customer_user)
+
+    refund = refund_cancel(actor=agent, refund=refund)
+
+    assert refund.status == "CANCELLED"
+    assert OutboundAction.objects.get(refund=refund).kind == "cancel_refund"
