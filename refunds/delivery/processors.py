@@ -225,18 +225,20 @@ def _find_refund(event: WebhookEvent, message: WebhookMessage):
             return found
     if message.order_external_number and message.order_line_external_id:
         # A platform that names only the order item it refunded (Noventiq's product.returned,
-        # one per product, no id of ours): the refund in progress for that item alone. A refund
-        # of several items is left to the poll, which sees them all.
+        # one per product, no id of ours): the refund of that item alone, in progress or already
+        # issued (the poll may have seen the item refunded first: then the webhook changes
+        # nothing). A refund of several items is left to the poll, which sees them all.
         candidates = (
             refunds.filter(
                 order__external_number=message.order_external_number,
-                status=RefundStatus.PROCESSING,
+                status__in=(RefundStatus.PROCESSING, RefundStatus.ISSUED),
                 lines__order_line__external_id=message.order_line_external_id,
             )
             .prefetch_related("lines__order_line")
             .order_by("-created_at", "-id")
         )
-        for candidate in candidates:
+        # The one in progress first: it is what the platform has just paid.
+        for candidate in sorted(candidates, key=lambda r: r.status != RefundStatus.PROCESSING):
             items = {line.order_line.external_id for line in candidate.lines.all()}
             if items == {message.order_line_external_id}:
                 return candidate

@@ -93,3 +93,26 @@ def test_product_returned_of_one_item_of_several_leaves_the_refund_to_the_poll(c
     refund.refresh_from_db()
     assert refund.status == "PROCESSING"
     assert Refund.objects.filter(status="ISSUED").count() == 0
+
+
+@pytest.mark.django_db
+def test_product_returned_after_the_poll_issued_the_refund_changes_nothing(client, account):
+    from integrations.base import Confirmed
+    from refunds.services import refund_apply_marketplace_result
+
+    order = factories.make_order(
+        account=account, external_number="914003", lines=((2, "10.00", "0.00", "0.00"),)
+    )
+    line = order.lines.get()
+    refund = refund_apply_marketplace_result(
+        refund=_processing(order, line), result=Confirmed(message="polled"), via="noventiq poll"
+    )
+    events_before = refund.events.count()
+
+    event = _returned(client, order, line)
+    assert webhook_event_process(event.pk) == "processed"
+
+    refund.refresh_from_db()
+    assert (refund.status, refund.events.count()) == ("ISSUED", events_before)
+    event.refresh_from_db()
+    assert (event.state, event.refund) == ("processed", refund)
