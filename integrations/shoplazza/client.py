@@ -10,6 +10,7 @@ Options: `api_version` (`2026-01` or `2025-06`). What each call rests on: mappin
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from decimal import Decimal
@@ -23,6 +24,7 @@ from integrations.base import (
     Confirmed,
     MarketplaceAdapter,
     MarketplaceError,
+    OrderData,
     PermanentError,
     RefundData,
     Rejected,
@@ -37,6 +39,8 @@ from integrations.base import (
 
 from . import mapping
 from .webhooks import parse_refund_webhook
+
+logger = logging.getLogger(__name__)
 
 
 class ShoplazzaAdapter(MarketplaceAdapter):
@@ -254,6 +258,33 @@ class ShoplazzaAdapter(MarketplaceAdapter):
             message="Shoplazza recorded the refund; it is pending.",
             raw=record,
         )
+
+    # Orders ---------------------------------------------------------------------------------
+    def read_order(self, order_external_number: str) -> OrderData | None:
+        """Get Order Detail, GET /orders/{order_id} (read_order scope) [P10], for an order a
+        refund names that Refund Desk does not have. None when Shoplazza does not know it
+        (404) or shows an order that cannot be mirrored faithfully (mapping ASSUMPTIONS
+        A7-A10: a partially shipped line without its shipped units, no e-mail, a total the
+        lines cannot carry); its payments are not mirrored (A8)."""
+        if not order_external_number:
+            return None
+        try:
+            body = self._api("GET", f"/orders/{_path(order_external_number)}")
+        except PermanentError as exc:
+            if exc.code == "NotFound":
+                return None
+            raise
+        order = mapping.order_answer(body)
+        if order is None:
+            raise TransientError("Shoplazza answered the order in an unknown shape", raw=body)
+        data = mapping.order_data(order)
+        if data is None:
+            logger.warning(
+                "%s: Shoplazza order %s cannot be mirrored faithfully (see mapping A7-A10)",
+                self.account.name,
+                order_external_number,
+            )
+        return data
 
     # Actions --------------------------------------------------------------------------------
     def _create_refund(self, refund: RefundData) -> Result:

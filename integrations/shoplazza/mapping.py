@@ -48,6 +48,30 @@ What the platform publishes (the pages this package is written from; [Pn] below 
 [P9] shared/marketplaces.md `shoplazza` (its Known corrections first): versions 2025-06 and
      2026-01 (refund_item_type also auto/shipped/waiting_ship), 2 requests per second per app and
      store (leaky bucket, 429), 400 validation, 403 scope, 500 business rule.
+[P10] Get Order Detail (v2025.06): https://www.shoplazza.dev/v2025.06/reference/order-get-v2025-06
+     GET /openapi/{version}/orders/{order_id} (read_order scope) -> {"code": "success", "message",
+     "data": {"order": {...}}}: id, created_at, updated_at ("Creation time", "Update time"),
+     note, number, total_price, sub_total, currency, financial_status (example "paid"), status,
+     cancelled_at, cancel_reason, payment_method, fulfillment_status, placed_at ("Payment
+     time"), tags, code_discount_total, total_discount, total_tax, total_shipping, line_items[],
+     payment_line (one object), shipping_line, billing_address, ...
+[P11] Get Order Details (2022-01): https://www.shoplazza.dev/reference/order-details-3 and
+     Order Properties https://www.shoplazza.dev/reference/order-5: the same order fields, "customer
+     details" among them, plus total_tip_received, additional_total ("Total amount of additional
+     charges"), line_item_discount_total, product_tax_included.
+[P12] Line item (Fulfillment Properties): https://www.shoplazza.dev/v2022.01/reference/fulfillment_properties
+     and https://shoplazza.dev/reference/fulfillment-1 (its example): id, product_id, variant_id,
+     variant_title, product_title, quantity, fulfillment_status (waiting, shipped, finished,
+     partially_shipped, partially_finished, returning, returned), sku, price ("Line item's
+     price"), total ("Line items' total price"), refund_quantity, shipping_quantity.
+[P13] The order status values, from Shoplazza's own CLI (github.com/Shoplazza/shoplazza-cli,
+     skills/shoplazza-orders/SKILL.md "Status enums", from `schema orders.list`): status opened
+     (pending payment) | placed (in progress) | finished | cancelled; financial_status waiting |
+     paying | authorized | partially_paid | paid | cancelled | failed | refunding | refund_failed
+     | refunded | partially_refunded; fulfillment_status initialled | waiting | partially_shipped
+     | shipped | partially_finished | finished | cancelled | returning | partially_returned |
+     returned. Create Order's shipping_address (email required): the page stored at
+     https://shoplazza.dev/reference/order-count-3.
 
 ASSUMPTIONS (what no public page shows; every guess of this package is here and only here)
 -------------------------------------------------------------------------------------------------
@@ -69,16 +93,37 @@ A5 Error codes other than InvalidParameter (Unauthorized, Forbidden, NotFound, R
    TooManyRequests) and the token endpoint's OAuth 2 error names (RFC 6749 section 5.2).
 A6 `note` is kept to 255 characters; the records list [P3] is read 50 a page, following
    data.cursor while it is given.
+A7 Mirroring an order [P10]: its line_items[] are read with the Line item fields of [P12] (the
+   order pages list line_items without their fields in the copies we have). A line's units
+   shipped are its `shipping_quantity` when it is a number from 0 to the quantity, else 0 for
+   a waiting line and every unit for a shipped / finished / returning / returned one; a
+   partially shipped line without it cannot be mirrored (read_order answers None). A line
+   without a `sku` is named by its variant_id. price x quantity above `total` is the line's
+   discount, below it its tax.
+A8 No payment of a mirrored order is mirrored: [P10] gives one `payment_line` object and no page
+   we have gives the payment_line_id that refund_payments[] takes [P1], so a refund of such an
+   order goes without refund_payments[] (optional; refund_total is the only required field
+   [P5]) and Shoplazza chooses the payment.
+A9 The customer of a mirrored order: `customer.email` / first_name / last_name ([P11] says the
+   order carries customer details; the names inside are not in the copies we have), else the
+   shipping_address's email / first_name / last_name (Create Order [P13]). Without an e-mail
+   the order is not mirrored. Our placed_at is `placed_at` [P10], else `created_at`.
+A10 What total_price [P10] holds beyond the lines, total_shipping, total_tip_received and
+   additional_total [P11] (order-level tax, discount codes) is spread over the lines by their
+   amounts (largest remainder: as tax when it adds, as discount when it takes away), so the
+   mirrored order adds up to Shoplazza's total; an order where that cannot be (a discount larger
+   than a line) is not mirrored.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from integrations.base import RefundData
+from integrations.base import OrderData, OrderLineData, RefundData
 
 PERMANENT = "permanent"
 TRANSIENT = "transient"
@@ -322,3 +367,199 @@ STATUS_CODES = {
 
 def classify(code: str) -> tuple[str, str] | None:
     return ERROR_CODES.get(code)
+
+
+# --- Mirroring an order (MarketplaceAdapter.read_order): Get Order Detail [P10] ---------------
+
+# financial_status [P13] -> orders.models.OrderStatus. Paid for Refund Desk while any of the
+# payment stays with the shop (refunds show the rest, as refund records).
+FINANCIAL_PENDING = frozenset({"waiting", "paying", "authorized", "partially_paid"})
+FINANCIAL_PAID = frozenset({"paid", "refunding", "refund_failed", "partially_refunded", "refunded"})
+FINANCIAL_CANCELLED = frozenset({"cancelled", "failed"})
+# fulfillment_status [P13] of an order whose every unit went out ("fulfilled": [P10]'s example).
+ORDER_FULFILLED = frozenset({"shipped", "finished", "fulfilled"})
+# A line's fulfillment_status [P12]: none of its units shipped / every unit shipped (A7).
+LINE_WAITING = frozenset({"", "initialled", "waiting", "cancelled"})
+LINE_SHIPPED = frozenset({"shipped", "finished", "returning", "returned", "fulfilled"})
+
+
+def _word(value: Any) -> str:
+    return str(value or "").strip().lower()
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value in (None, "") or isinstance(value, bool):
+        return Decimal("0") if value in (None, "") else None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
+
+
+def _time(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _exponent(currency: str) -> Decimal:
+    return Decimal("1") if currency.upper() in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
+
+
+def order_status(order: Mapping[str, Any]) -> str | None:
+    """Shoplazza's status / financial_status / fulfillment_status [P13] -> our order status
+    (pending, paid, fulfilled, cancelled); None for a financial status no page names."""
+    financial = _word(order.get("financial_status"))
+    if _word(order.get("status")) == "cancelled" or financial in FINANCIAL_CANCELLED:
+        return "cancelled"
+    if financial in FINANCIAL_PENDING:
+        return "pending"
+    if financial in FINANCIAL_PAID:
+        if _word(order.get("fulfillment_status")) in ORDER_FULFILLED:
+            return "fulfilled"
+        return "paid"
+    return None
+
+
+def _shipped_units(item: Mapping[str, Any], quantity: int) -> int | None:
+    """Units of a line item that went out (ASSUMPTIONS A7); None when not known."""
+    shipped = item.get("shipping_quantity")
+    if isinstance(shipped, int) and not isinstance(shipped, bool) and 0 <= shipped <= quantity:
+        return shipped
+    status = _word(item.get("fulfillment_status"))
+    if status in LINE_WAITING:
+        return 0
+    if status in LINE_SHIPPED:
+        return quantity
+    return None
+
+
+def _line(item: Any, currency: str) -> OrderLineData | None:
+    """One line item [P12] (A7); None when it cannot be read faithfully."""
+    if not isinstance(item, Mapping) or item.get("id") in (None, ""):
+        return None
+    quantity = item.get("quantity")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+        return None
+    price = _decimal(item.get("price"))
+    total = _decimal(item.get("total")) if item.get("total") not in (None, "") else None
+    if price is None or price < 0 or (item.get("total") not in (None, "") and total is None):
+        return None
+    shipped = _shipped_units(item, quantity)
+    if shipped is None:
+        return None
+    exponent = _exponent(currency)
+    gross = (price * quantity).quantize(exponent, rounding=ROUND_HALF_UP)
+    total = gross if total is None else total.quantize(exponent, rounding=ROUND_HALF_UP)
+    title = str(item.get("product_title") or "").strip()
+    variant = str(item.get("variant_title") or "").strip()
+    name = f"{title} - {variant}" if title and variant else title or variant
+    sku = str(item.get("sku") or "").strip() or str(item.get("variant_id") or "").strip()
+    if not name or not sku:
+        return None
+    return OrderLineData(
+        external_id=str(item["id"]),
+        sku=sku,
+        name=name,
+        quantity=quantity,
+        unit_price=price,
+        discount=max(gross - total, Decimal("0")),
+        tax=max(total - gross, Decimal("0")),
+        fulfilled_quantity=shipped,
+    )
+
+
+def _spread(amount: Decimal, weights: list[Decimal], exponent: Decimal) -> list[Decimal]:
+    """`amount` (>= 0) over `weights` by largest remainder, in steps of `exponent`."""
+    whole = sum(weights, Decimal("0"))
+    if not weights:
+        return []
+    if whole <= 0:
+        weights, whole = [Decimal("1")] * len(weights), Decimal(len(weights))
+    raw = [amount * w / whole for w in weights]
+    parts = [r.quantize(exponent, rounding=ROUND_DOWN) for r in raw]
+    left = int((amount - sum(parts, Decimal("0"))) / exponent)
+    order = sorted(range(len(raw)), key=lambda i: (parts[i] - raw[i], i))
+    for i in order[:left]:
+        parts[i] += exponent
+    return parts
+
+
+def order_answer(body: Any) -> Mapping[str, Any] | None:
+    """The order of Get Order Detail's answer, `data.order` [P10]."""
+    data = body.get("data") if isinstance(body, Mapping) else None
+    order = data.get("order") if isinstance(data, Mapping) else None
+    return order if isinstance(order, Mapping) else None
+
+
+def order_data(order: Mapping[str, Any]) -> OrderData | None:
+    """Get Order Detail's order [P10] as our OrderData; None for an order that cannot be
+    mirrored faithfully (ASSUMPTIONS A7-A10 say what is read and when it is given up)."""
+    currency = str(order.get("currency") or "").strip().upper()
+    status = order_status(order)
+    if order.get("id") in (None, "") or len(currency) != 3 or status is None:
+        return None
+    items = order.get("line_items")
+    if not isinstance(items, list) or not items:
+        return None
+    lines = [_line(item, currency) for item in items]
+    if any(line is None for line in lines):
+        return None
+    customer = order.get("customer")
+    address = order.get("shipping_address")
+    person = next(
+        (
+            p
+            for p in (customer, address)
+            if isinstance(p, Mapping) and "@" in str(p.get("email") or "")
+        ),
+        None,
+    )
+    placed_at = _time(order.get("placed_at")) or _time(order.get("created_at"))
+    if person is None or placed_at is None:
+        return None
+    amounts = [
+        _decimal(order.get(name))
+        for name in ("total_price", "total_shipping", "total_tip_received", "additional_total")
+    ]
+    if any(a is None or a < 0 for a in amounts):
+        return None
+    exponent = _exponent(currency)
+    total, shipping, tip, additional = (
+        a.quantize(exponent, rounding=ROUND_HALF_UP) for a in amounts
+    )
+    nets = [li.unit_price * li.quantity - li.discount + li.tax for li in lines]
+    gap = total - shipping - tip - additional - sum(nets, Decimal("0"))
+    if gap:
+        # A10: order-level tax (gap > 0) or discount (gap < 0), spread over the lines.
+        parts = _spread(abs(gap), nets, exponent)
+        changed = []
+        for line, net, part in zip(lines, nets, parts, strict=True):
+            if gap > 0:
+                changed.append(OrderLineData(**{**line.__dict__, "tax": line.tax + part}))
+            elif part > net:
+                return None
+            else:
+                changed.append(OrderLineData(**{**line.__dict__, "discount": line.discount + part}))
+        lines = changed
+    name = " ".join(
+        str(person.get(k) or "").strip() for k in ("first_name", "last_name") if person.get(k)
+    )
+    return OrderData(
+        external_number=str(order["id"]),
+        status=status,
+        currency=currency,
+        placed_at=placed_at,
+        paid_at=_time(order.get("placed_at")) if status in ("paid", "fulfilled") else None,
+        customer_email=str(person["email"]).strip(),
+        customer_name=name,
+        lines=tuple(lines),
+        shipping_total=shipping,
+        tip_total=tip,
+        additional_total=additional,
+    )

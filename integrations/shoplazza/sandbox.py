@@ -23,6 +23,11 @@ Endpoints (relative to the shop host, https://{shop}.myshoplaza.com):
                                                      objects [P4] (with `note`); order_ids,
                                                      refund_order_ids, refund_statuses, page_size,
                                                      cursor
+    GET  /openapi/{version}/orders/{order_id}        Get Order Detail [P10] (read_order scope):
+                                                     {"code": "success", "message", "data":
+                                                     {"order": {...}}} with the published order
+                                                     fields, line items as [P12] lists them,
+                                                     status values of [P13]; unknown: 404 NotFound
 Versions 2025-06 (refund_item_type 0/1/2) and 2026-01 (also auto/shipped/waiting_ship).
 
 Header `Access-Token: <token>`; missing, unknown or expired tokens get 401 {"code": "Unauthorized"};
@@ -138,6 +143,7 @@ class ShoplazzaSandbox(Simulator):
             ("GET", r"/openapi/(?P<version>[^/]+)/orders/refund_records", self.refund_records),
             ("POST", refund, self.create_refund),
             ("GET", refund, self.list_refunds),
+            ("GET", r"/openapi/(?P<version>[^/]+)/orders/(?P<order_id>[^/]+)", self.order_detail),
         ]
 
     def reset(self) -> None:
@@ -222,11 +228,23 @@ class ShoplazzaSandbox(Simulator):
                 ]
                 status = str(source.get("status") or "paid").lower()
                 financial = {"pending": "pending", "cancelled": "voided"}.get(status, "paid")
+                customer = source.get("customer") or {}
+                first, _, last = str(customer.get("name") or "").strip().partition(" ")
+                placed = str(source.get("placed_at") or _now())
                 self.orders[order_id] = {
                     "id": order_id,
                     "number": order_id,
                     "currency": currency,
                     "financial_status": financial,
+                    "customer": {
+                        "email": str(customer.get("email") or ""),
+                        "first_name": first,
+                        "last_name": last.strip(),
+                    },
+                    "created_at": placed,
+                    "placed_at": str(source.get("paid_at") or placed)
+                    if financial != "pending"
+                    else "",
                     "total_price": str(total),
                     "total_shipping": str(shipping),
                     "total_tip": str(tip),
@@ -432,6 +450,22 @@ class ShoplazzaSandbox(Simulator):
             )
         self.buckets[client_id] = (level + 1, now)
         return None
+
+    # Get Order Detail [P10] -----------------------------------------------------------------
+    def order_detail(self, request: SandboxRequest, version: str, order_id: str):
+        refused = self._authorise(request, version, "read_order")
+        if refused:
+            return refused
+        order = self.orders.get(order_id)
+        if order is None:
+            return _error(404, "NotFound", f"Order {order_id} not found")
+        return SandboxResponse.json(
+            {
+                "code": "success",
+                "message": "Order retrieved successfully",
+                "data": {"order": _order_detail(order)},
+            }
+        )
 
     # Refund records -------------------------------------------------------------------------
     def list_refunds(self, request: SandboxRequest, version: str, order_id: str):
@@ -819,6 +853,86 @@ def _order_record(record: dict) -> dict:
             {"payment_method": method, "refund_price": price}
             for method, price in record["_payment_methods"]
         ],
+    }
+
+
+def _money(amount, currency: str) -> str:
+    """An amount as Shoplazza writes it, a decimal string ("9.99") [P11]."""
+    places = Decimal("1") if currency in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
+    return format(Decimal(str(amount)).quantize(places), "f")
+
+
+def _line_shipping(line: dict) -> str:
+    """A line item's fulfillment_status, one of the values [P12] lists."""
+    if line["fulfilled_quantity"] <= 0:
+        return "waiting"
+    return "shipped" if line["fulfilled_quantity"] >= line["quantity"] else "partially_shipped"
+
+
+def _order_detail(order: dict) -> dict:
+    """The order as Get Order Detail answers it [P10], its line items with the fields of [P12],
+    the customer object (its field names: the adapter's assumption A9, the simulator's too),
+    the status words of [P13]: status opened | placed | cancelled, fulfillment_status waiting |
+    partially_shipped | shipped. No payment line id is published: payment_line carries the
+    method and the paid total only (order_payment_line's fields)."""
+    lines = order["line_items"]
+    shipped = {_line_shipping(ln) for ln in lines}
+    if shipped == {"shipped"}:
+        fulfillment = "shipped"
+    elif shipped == {"waiting"}:
+        fulfillment = "waiting"
+    else:
+        fulfillment = "partially_shipped"
+    financial = order["financial_status"]
+    status = {"voided": "cancelled", "pending": "opened"}.get(financial, "placed")
+    payments = order["payment_lines"]
+    sub_total = sum((Decimal(ln["total"]) for ln in lines), Decimal("0"))
+    return {
+        "id": order["id"],
+        "number": order["number"],
+        "created_at": order["created_at"],
+        "updated_at": order["created_at"],
+        "note": "",
+        "currency": order["currency"],
+        "total_price": order["total_price"],
+        "sub_total": _money(sub_total, order["currency"]),
+        "total_discount": "0.00",
+        "total_tax": "0.00",
+        "total_shipping": order["total_shipping"],
+        "total_tip_received": _money(order["total_tip"], order["currency"]),
+        "additional_total": _money(order["total_additional"], order["currency"]),
+        # The words of [P13]: the simulator's own "pending" / "voided" are waiting / cancelled.
+        "financial_status": {"voided": "cancelled", "pending": "waiting"}.get(financial, financial),
+        "status": status,
+        "fulfillment_status": fulfillment,
+        "cancelled_at": order["created_at"] if financial == "voided" else "",
+        "cancel_reason": "",
+        "payment_method": payments[0]["payment_method"] if payments else "",
+        "placed_at": order["placed_at"],
+        "customer": dict(order["customer"]),
+        "line_items": [
+            {
+                "id": ln["id"],
+                "product_id": f"prod-{ln['id']}",
+                "variant_id": f"var-{ln['id']}",
+                "product_title": ln["product_title"],
+                "variant_title": "",
+                "sku": ln["sku"],
+                "quantity": ln["quantity"],
+                "price": ln["price"],
+                "total": ln["total"],
+                "fulfillment_status": _line_shipping(ln),
+                "refund_quantity": ln["refunded_shipped"] + ln["refunded_waiting"],
+                "shipping_quantity": ln["fulfilled_quantity"],
+            }
+            for ln in lines
+        ],
+        "payment_line": {
+            "method": payments[0]["payment_method"],
+            "paid_total": str(sum((Decimal(p["amount"]) for p in payments), Decimal("0"))),
+        }
+        if payments
+        else {},
     }
 
 
