@@ -184,6 +184,7 @@ def build(
                 False,
                 "",
                 False,
+                False,
                 "",
             )
         )
@@ -216,6 +217,7 @@ def build(
             "external_request_id",
             "needs_attention",
             "attention_message",
+            "outcome_unknown",
             "has_drift",
             "drift_note",
         ],
