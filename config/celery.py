@@ -30,6 +30,15 @@ def _configure_transport(sender, **kwargs):
             "control_folder": str(folder / "control"),
         }
     sender.conf.broker_transport_options = options
+    # Every queue declared, so that a worker started without -Q consumes them all (the routes:
+    # refunds/delivery/routing.py).
+    from kombu import Exchange, Queue
+
+    from refunds.delivery.routing import all_queues
+
+    sender.conf.task_queues = [
+        Queue(name, Exchange(name, type="direct"), routing_key=name) for name in all_queues()
+    ]
 
 
 app.autodiscover_tasks()

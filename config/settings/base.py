@@ -168,6 +168,10 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # config/celery.py then closes them like Django does after a request, by DB_CONN_MAX_AGE and
 # health checks, so a worker keeps its connections when DB_CONN_MAX_AGE > 0 and not otherwise.
 CELERY_DB_REUSE_MAX = 1_000_000
+# Queues (refunds/delivery/routing.py): deliveries.<adapter key> per marketplace, webhooks,
+# polling, and default for beat's sweeps. config/celery.py declares them all.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = ["refunds.delivery.routing.route_task"]
 # The delivery tasks (refunds.delivery.tasks): autodiscovery finds only <app>.tasks.
 CELERY_IMPORTS = ["refunds.delivery.tasks"]
 # Outbox retry policy (seconds). The broker visibility timeout must exceed the longest delay.

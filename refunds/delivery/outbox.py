@@ -34,6 +34,7 @@ from orders.models import MarketplaceAccount
 from .models import OutboundAction, OutboundAttempt, OutboundState
 from .payloads import refund_data, to_json
 from .ratelimit import account_wait_seconds
+from .routing import delivery_queue
 
 logger = logging.getLogger(__name__)
 
@@ -86,15 +87,23 @@ def outbound_action_create(
         next_attempt_at=timezone.now() + dt.timedelta(seconds=delay_seconds),
     )
     countdown = delay_seconds or None
-    transaction.on_commit(lambda: enqueue_delivery(action.pk, countdown=countdown))
+    adapter_key = action.account.adapter_key
+    transaction.on_commit(
+        lambda: enqueue_delivery(action.pk, countdown=countdown, adapter_key=adapter_key)
+    )
     return action
 
 
-def enqueue_delivery(action_id: int, *, countdown: float | None = None) -> None:
-    """Send the delivery message. A broker that is down must not break the caller: the row is
-    in the database and the sweeper will send it again."""
+def enqueue_delivery(
+    action_id: int, *, countdown: float | None = None, adapter_key: str | None = None
+) -> None:
+    """Send the delivery message, to its marketplace's queue (`deliveries.<adapter key>`; the
+    router, routing.route_task, reads the key from the row when the caller does not give it). A
+    broker that is down must not break the caller: the row is in the database and the sweeper
+    will send it again."""
+    queue = delivery_queue(adapter_key) if adapter_key else None
     try:
-        app.send_task(DELIVER_TASK, args=[action_id], countdown=countdown)
+        app.send_task(DELIVER_TASK, args=[action_id], countdown=countdown, queue=queue)
     except Exception:  # the broker is unreachable; the sweeper delivers it later
         logger.warning(
             "could not enqueue outbound action %s; the sweeper will", action_id, exc_info=True

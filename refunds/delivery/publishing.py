@@ -16,6 +16,8 @@ import time
 
 from celery import current_app as app
 
+from .routing import WEBHOOKS_QUEUE
+
 logger = logging.getLogger(__name__)
 PROCESS_TASK = "refunds.delivery.tasks.process_webhook_event"
 PROCESS_BATCH_TASK = "refunds.delivery.tasks.process_webhook_events"
@@ -49,7 +51,7 @@ def enqueue_processing(event_id: int) -> None:
     """Publish one event at once as its own `process_webhook_event` message (the sweeper's path:
     it does not depend on the batch task). The view uses `enqueue_processing_soon`."""
     try:
-        app.send_task(PROCESS_TASK, args=[event_id], producer=_producer())
+        app.send_task(PROCESS_TASK, args=[event_id], producer=_producer(), queue=WEBHOOKS_QUEUE)
     except Exception:  # the broker is down: the event is stored and the sweeper sends it again
         logger.warning("could not enqueue webhook event %s", event_id, exc_info=True)
         _drop_producer()
@@ -121,7 +123,9 @@ class _Batcher:
     @staticmethod
     def _publish(batch: list[int]) -> None:
         try:
-            app.send_task(PROCESS_BATCH_TASK, args=[batch], producer=_producer())
+            app.send_task(
+                PROCESS_BATCH_TASK, args=[batch], producer=_producer(), queue=WEBHOOKS_QUEUE
+            )
         except Exception:  # the broker is down: the events are stored, the sweeper sends them
             logger.warning(
                 "could not enqueue webhook events %s (the sweeper will)", batch, exc_info=True
@@ -159,6 +163,6 @@ def enqueue_processing_soon(event_id: int) -> None:
 def enqueue_processing_later(event_id: int, *, countdown: float) -> None:
     """Send one event again as its own message after `countdown` seconds (a retry)."""
     try:
-        app.send_task(PROCESS_TASK, args=[event_id], countdown=countdown)
+        app.send_task(PROCESS_TASK, args=[event_id], countdown=countdown, queue=WEBHOOKS_QUEUE)
     except Exception:  # the broker is down: the sweeper sends it once its retry is overdue
         logger.warning("could not enqueue webhook event %s again", event_id, exc_info=True)

@@ -144,7 +144,9 @@ def _apply_result(
                 response=dict(result.raw),
                 next_attempt_at=timezone.now() + dt.timedelta(seconds=retry_in),
             )
-            transaction.on_commit(lambda: enqueue_delivery(action_id, countdown=retry_in))
+            transaction.on_commit(
+                lambda: enqueue_delivery(action_id, countdown=retry_in, adapter_key=adapter_key)
+            )
             return f"retry in {retry_in:.2f}s"
         # A platform answer is applied even when our lease ran out meanwhile: it is the truth,
         # and the services make applying it twice harmless.

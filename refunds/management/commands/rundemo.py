@@ -22,6 +22,8 @@ import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from refunds.delivery.routing import all_queues
+
 STOP_GRACE_SECONDS = 8
 
 
@@ -96,6 +98,9 @@ class Command(BaseCommand):
                         "solo",
                         "--without-gossip",
                         "--without-mingle",
+                        # one worker for the demo: every queue (production runs one per queue)
+                        "-Q",
+                        ",".join(all_queues()),
                     ],
                 )
             )

@@ -509,7 +509,13 @@ def test_batch_task_processes_each_event_and_retries_an_unknown_refund_alone(
     ids = [cancel_event.pk, unknown.pk, cancel_event.pk]
     assert process_webhook_events(ids) == {"processed": 1, "retry": 1, "skipped": 1}
     # The unknown refund goes to the single-event task, as its own first attempt would.
-    assert sent.calls == [(PROCESS_TASK, [unknown.pk], {"countdown": settings.WEBHOOK_RETRY_DELAY})]
+    assert sent.calls == [
+        (
+            PROCESS_TASK,
+            [unknown.pk],
+            {"countdown": settings.WEBHOOK_RETRY_DELAY, "queue": "webhooks"},
+        )
+    ]
     assert Refund.objects.filter(order=order, external_id="cancel-order-cancel:77").count() == 1
     unknown.refresh_from_db()
     assert unknown.state == "received"

@@ -225,7 +225,9 @@ def test_shoplazza_unstorable_text_is_stored_and_processing_retries_instead_of_c
         "Attempt 1 failed (tried again): No refund for shoplazza webhook d-1 "
         "(request -, key -, refund r-\ufffd)"
     )
-    assert sent.take() == [(PROCESS_TASK, [event.pk], {"countdown": settings.WEBHOOK_RETRY_DELAY})]
+    assert sent.take() == [
+        (PROCESS_TASK, [event.pk], {"countdown": settings.WEBHOOK_RETRY_DELAY, "queue": "webhooks"})
+    ]
 
 
 @pytest.mark.django_db
@@ -274,7 +276,15 @@ def test_an_event_that_crashes_is_retried_then_failed_with_the_reason(accounts, 
     )
     assert event.processed_at is not None
     assert (
-        sent.take() == [(PROCESS_TASK, [event.pk], {"countdown": settings.WEBHOOK_RETRY_DELAY})] * 2
+        sent.take()
+        == [
+            (
+                PROCESS_TASK,
+                [event.pk],
+                {"countdown": settings.WEBHOOK_RETRY_DELAY, "queue": "webhooks"},
+            )
+        ]
+        * 2
     )
     assert process_webhook_event(event.pk) == "skipped"
 
