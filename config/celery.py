@@ -3,9 +3,11 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import before_task_publish, task_postrun, task_prerun
 from django.conf import settings
 from django.db import close_old_connections
+
+from config.logs import request_id_var
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -53,3 +55,18 @@ def _close_old_connections(sender=None, **kwargs):
     if getattr(getattr(sender, "request", None), "is_eager", False):
         return
     close_old_connections()
+
+
+@before_task_publish.connect
+def _send_request_id(headers=None, **kwargs):
+    """A task published while handling a request carries its id to the worker's log lines."""
+    request_id = request_id_var.get()
+    if request_id and headers is not None:
+        headers.setdefault("request_id", request_id)
+
+
+@task_prerun.connect
+def _receive_request_id(task=None, **kwargs):
+    if task is None or getattr(task.request, "is_eager", False):
+        return
+    request_id_var.set(getattr(task.request, "request_id", None) or "")

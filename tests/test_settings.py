@@ -16,8 +16,21 @@ def _production_env(**env) -> dict:
     environ = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE", "DB_CONN_MAX_AGE"}
+        if k
+        not in {
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+            "DB_CONN_MAX_AGE",
+            "CACHE_URL",
+            "LOG_FORMAT",
+            "SENTRY_DSN",
+            "SENTRY_ENVIRONMENT",
+            "SENTRY_RELEASE",
+            "DISABLE_SERVER_SIDE_CURSORS",
+        }
     }
+    environ["CACHE_URL"] = "redis://127.0.0.1:6379/12"
     environ.update(env)
     environ["DJANGO_SETTINGS_MODULE"] = "config.settings.production"
     return environ
@@ -54,6 +67,95 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = _check_deploy(SECRET_KEY="", ALLOWED_HOSTS="refunds.example.com")
     assert result.returncode == 1
     assert "RuntimeError: SECRET_KEY must be set in production" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_shared_cache():
+    result = _check_deploy(
+        SECRET_KEY=secrets.token_urlsafe(60), ALLOWED_HOSTS="refunds.example.com", CACHE_URL=""
+    )
+    assert result.returncode == 1
+    assert (
+        "RuntimeError: CACHE_URL must be set in production (a shared cache, e.g. redis://...)"
+        in result.stderr
+    )
+
+
+def _production_python(code: str, **env) -> str:
+    """What `code` prints after django.setup() under the production settings."""
+    environ = _production_env(
+        SECRET_KEY=secrets.token_urlsafe(60), ALLOWED_HOSTS="refunds.example.com", **env
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_production_uses_the_shared_redis_cache():
+    code = (
+        "from django.conf import settings; c = settings.CACHES['default']; "
+        "print(c['BACKEND'], c['LOCATION'])"
+    )
+    assert _production_python(code, CACHE_URL="redis://cache.internal:6379/1") == (
+        "django.core.cache.backends.redis.RedisCache redis://cache.internal:6379/1"
+    )
+
+
+def test_production_logs_json_by_default_and_plain_when_told():
+    code = (
+        "from django.conf import settings; "
+        "print(settings.LOGGING['handlers']['console']['formatter'])"
+    )
+    assert _production_python(code) == "json"
+    assert _production_python(code, LOG_FORMAT="plain") == "plain"
+
+
+def test_sentry_is_not_initialised_without_a_dsn():
+    code = "import sentry_sdk; print(sentry_sdk.get_client().is_active())"
+    assert _production_python(code) == "False"
+
+
+def test_sentry_is_initialised_with_a_dsn_without_personal_data():
+    code = (
+        "import sentry_sdk; c = sentry_sdk.get_client(); o = c.options; "
+        "print(c.is_active(), o['dsn'], o['environment'], o['release'], "
+        "o['send_default_pii'], sorted({'celery', 'django'} & set(c.integrations)))"
+    )
+    assert (
+        _production_python(
+            code,
+            SENTRY_DSN="https://public@sentry.invalid/1",
+            SENTRY_ENVIRONMENT="staging",
+            SENTRY_RELEASE="rd-1.2.3",
+        )
+        == "True https://public@sentry.invalid/1 staging rd-1.2.3 False ['celery', 'django']"
+    )
+
+
+def test_pgbouncer_mode_disables_server_side_cursors_and_prepared_statements(monkeypatch):
+    default = database_from_url("postgres://u@h/db")
+    assert default["DISABLE_SERVER_SIDE_CURSORS"] is False
+    assert "prepare_threshold" not in default.get("OPTIONS", {})
+    monkeypatch.setenv("DISABLE_SERVER_SIDE_CURSORS", "true")
+    config = database_from_url("postgres://u@pgbouncer.internal:6432/db")
+    assert config["DISABLE_SERVER_SIDE_CURSORS"] is True
+    assert config["OPTIONS"] == {"prepare_threshold": None}
+    code = (
+        "from django.conf import settings; d = settings.DATABASES['default']; "
+        "print(d['DISABLE_SERVER_SIDE_CURSORS'], d['OPTIONS'])"
+    )
+    assert _production_python(
+        code,
+        DATABASE_URL="postgres://u@pgbouncer.internal:6432/db",
+        DISABLE_SERVER_SIDE_CURSORS="1",
+    ) == ("True {'prepare_threshold': None}")
 
 
 def test_production_warns_without_allowed_hosts():

@@ -35,6 +35,13 @@ def database_from_url(url: str) -> dict:
         conn_max_age=int(env("DB_CONN_MAX_AGE", "0")),
         conn_health_checks=True,
     )
+    if config["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+        "DISABLE_SERVER_SIDE_CURSORS"
+    ):
+        # Behind PgBouncer in transaction pooling a session's cursors and prepared statements
+        # may be on another server connection by the next query: use neither.
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
+        config.setdefault("OPTIONS", {})["prepare_threshold"] = None
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
@@ -79,6 +86,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.logs.RequestIdMiddleware",  # first: every later line of the request carries its id
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -285,11 +293,33 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
+
+def logging_config(log_format: str) -> dict:
+    """Console logging, "plain" or "json" (one JSON object a line, config.logs.Formatter); every
+    record gets request_id and task_id (config.logs.RequestContextFilter)."""
+    if log_format not in {"plain", "json"}:
+        raise RuntimeError(f"LOG_FORMAT: {log_format!r} is neither 'plain' nor 'json'")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_context": {"()": "config.logs.RequestContextFilter"}},
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+            "json": {"()": "config.logs.Formatter"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["request_context"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+        "loggers": {"django.db.backends": {"level": "INFO"}},
+    }
+
+
+# LOG_FORMAT: "plain" here (local, tests), "json" by default in production.
+LOGGING = logging_config(env("LOG_FORMAT", "plain"))
+# The worker logs through LOGGING too (JSON in production), not through a handler of its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -100,8 +100,24 @@ def webhook_event_process(event_id: int) -> str:
                 refund = handler(event, message)
         except (WebhookRejected, RefundError) as exc:
             _finish(event, WebhookState.FAILED, error=exc.message)
+            logger.warning(
+                "webhook event %s failed: %s",
+                event_id,
+                exc.message,
+                extra={"webhook_event_id": event_id, "marketplace": event.adapter_key},
+            )
             return "failed"
         _finish(event, WebhookState.PROCESSED, refund=refund)
+        logger.info(
+            "webhook event %s processed (%s)",
+            event_id,
+            message.topic,
+            extra={
+                "webhook_event_id": event_id,
+                "marketplace": event.adapter_key,
+                "refund_id": refund.pk if refund is not None else None,
+            },
+        )
         return "processed"
 
 
@@ -154,7 +170,11 @@ def webhook_event_retry_or_fail(event_id: int, exc: Exception) -> str:
     `process_webhook_event` after WEBHOOK_RETRY_DELAY, or leave it failed. "retry" or
     "failed"."""
     if not isinstance(exc, RefundNotYetKnown):  # expected while a webhook races our delivery
-        logger.exception("webhook event %s could not be processed", event_id)
+        logger.exception(
+            "webhook event %s could not be processed",
+            event_id,
+            extra={"webhook_event_id": event_id},
+        )
     delay = webhook_event_record_failure(event_id, failure_reason(exc))
     if delay is None:
         return "failed"

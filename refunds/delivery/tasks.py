@@ -60,15 +60,34 @@ def deliver_outbound_action(action_id: int) -> str:
             enqueue_delivery(action_id, countdown=claim.retry_in)
         return f"skipped: {claim.reason}"
     action = claim.action or OutboundAction.objects.select_related("account").get(pk=action_id)
+    # What every line about this delivery carries (config.logs writes them as JSON fields).
+    ids = {
+        "outbound_action_id": action_id,
+        "refund_id": action.refund_id,
+        "marketplace": action.account.adapter_key,
+    }
     try:
         adapter = account_adapter(action.account)
         result: Result = adapter.perform(action.kind, from_json(action.payload))
     except Exception as exc:  # a bug or bad data, not a platform answer: retry, then give up
-        logger.exception("outbound action %s crashed on attempt %s", action_id, claim.attempt)
+        logger.exception(
+            "outbound action %s crashed on attempt %s", action_id, claim.attempt, extra=ids
+        )
         result = FailedForNow(
             message=f"Refund Desk crashed: {type(exc).__name__}: {exc}", code="crashed"
         )
-    return _apply_result(action_id, claim.attempt, result, adapter_key=action.account.adapter_key)
+    outcome = _apply_result(
+        action_id, claim.attempt, result, adapter_key=action.account.adapter_key
+    )
+    logger.info(
+        "outbound action %s %s attempt %s: %s",
+        action_id,
+        action.kind,
+        claim.attempt,
+        outcome,
+        extra={**ids, "outcome": _outcome(result)},
+    )
+    return outcome
 
 
 # Attempt outcomes after which the platform may have acted without telling us.
