@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "axes",  # the sign-in lockout (refunds/lockout.py)
     "orders",
     "refunds",
     "integrations",  # the vendor code: no models, only its migrations' history and runsandbox
@@ -96,6 +97,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -127,7 +129,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["refunds.lockout.LockoutModelBackend"]  # ModelBackend + lockout
+# django-axes refuses locked-out sign-ins first (refunds/lockout.py), then Django's ModelBackend.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -269,6 +275,20 @@ CACHES = {
 LOGIN_LOCKOUT_ATTEMPTS = int(env("LOGIN_LOCKOUT_ATTEMPTS", "5"))
 LOGIN_LOCKOUT_ADDRESS_ATTEMPTS = int(env("LOGIN_LOCKOUT_ADDRESS_ATTEMPTS", "20"))
 LOGIN_LOCKOUT_SECONDS = int(env("LOGIN_LOCKOUT_SECONDS", "900"))
+# django-axes, set up to count by account and by address with the limits above (its handler in
+# refunds/lockout.py reads them when called), in the cache, with our client address.
+AXES_HANDLER = "refunds.lockout.SignInLockoutHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = "refunds.lockout.account_failure_limit"
+AXES_COOLOFF_TIME = "refunds.lockout.cool_off"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "refunds.lockout.sign_in_username"
+AXES_CLIENT_IP_CALLABLE = "refunds.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "refunds.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = False  # the handler clears the account's count, not the address's
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused sign-in is not counted
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password"]
+AXES_ENABLE_ADMIN = False  # its admin pages list database records; the cache handler keeps none
 # Password-reset e-mails per e-mail address and per client address within the window (seconds);
 # past that the form still says "check your e-mail" but nothing is sent.
 PASSWORD_RESET_EMAIL_LIMIT = int(env("PASSWORD_RESET_EMAIL_LIMIT", "3"))

@@ -8,6 +8,7 @@ import requests
 from django.contrib.auth import authenticate
 from django.core import mail
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from integrations.sandbox.server import serve_in_thread
 from orders.models import MarketplaceAccount, Order
@@ -63,7 +64,8 @@ def test_seed_demo_without_sandbox_is_complete_and_idempotent(settings):
         ("alice@example.com", "Customer", False),
         ("bob@example.com", "Customer", False),
     ]:
-        user = authenticate(username=username, password="refund-desk-demo")
+        sign_in = RequestFactory().post("/accounts/login/")  # django-axes needs the request
+        user = authenticate(sign_in, username=username, password="refund-desk-demo")
         assert user is not None
         assert user.is_staff is is_staff
         assert list(user.groups.values_list("name", flat=True)) == [group]

@@ -1,6 +1,9 @@
 import re
+import time
 
 import pytest
+from axes.exceptions import AxesBackendRequestParameterRequired
+from django.contrib.auth import authenticate
 from django.core import mail
 from django.core.cache import cache
 
@@ -271,6 +274,46 @@ def test_a_successful_sign_in_clears_the_account_count(client, customer_user, se
         "/accounts/login/", {"username": "alice@example.com", "password": factories.PASSWORD}
     )
     assert again.status_code == 302
+
+
+def test_a_successful_sign_in_does_not_clear_its_address_count(client, customer_user, settings):
+    settings.LOGIN_LOCKOUT_ADDRESS_ATTEMPTS = 2
+    client.post("/accounts/login/", {"username": "nobody0@example.com", "password": "x"})
+    ok = client.post(
+        "/accounts/login/", {"username": "alice@example.com", "password": factories.PASSWORD}
+    )
+    assert ok.status_code == 302
+    client.logout()
+    client.post("/accounts/login/", {"username": "nobody1@example.com", "password": "x"})
+    locked = client.post(
+        "/accounts/login/", {"username": "alice@example.com", "password": factories.PASSWORD}
+    )
+    assert locked.status_code == 200
+    assert "Too many failed sign-ins. Try again in 15 minutes" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_lockout_ends_after_the_cool_off(client, customer_user, settings):
+    settings.LOGIN_LOCKOUT_ATTEMPTS = 1
+    settings.LOGIN_LOCKOUT_SECONDS = 1
+    client.post("/accounts/login/", {"username": "alice@example.com", "password": "wrong"})
+    locked = client.post(
+        "/accounts/login/", {"username": "alice@example.com", "password": factories.PASSWORD}
+    )
+    assert "Too many failed sign-ins. Try again in 1 minutes" in locked.content.decode()
+    time.sleep(1.1)
+    again = client.post(
+        "/accounts/login/", {"username": "alice@example.com", "password": factories.PASSWORD}
+    )
+    assert again.status_code == 302
+    assert client.session["_auth_user_id"] == str(customer_user.pk)
+
+
+def test_a_sign_in_without_a_request_is_refused_by_the_lockout_backend(customer_user):
+    """django-axes needs the request (the address is counted): a sign-in that gives none is an
+    error, never a sign-in that escapes the lockout."""
+    with pytest.raises(AxesBackendRequestParameterRequired):
+        authenticate(username="alice@example.com", password=factories.PASSWORD)
 
 
 def _reset(client, email: str, **extra):
