@@ -22,7 +22,7 @@ from django.conf import settings
 from rest_framework.authtoken.models import Token
 
 from refunds.calculator import LineChoice
-from refunds.delivery.models import OutboundAction, WebhookEvent
+from refunds.delivery.models import OutboundAction, OutboundState, WebhookEvent
 from refunds.models import Refund
 from refunds.services import refund_request
 from tests import factories
@@ -234,6 +234,8 @@ def test_burst_with_a_web_process_and_a_worker_killed_issues_every_refund_once(
     llzw_account = marketplace_account("llzw")
     # HepsiGlobal's result webhooks go to the first web process (path-token authentication).
     sandbox.configure("hepsiglobal", callback_url=webs[0].url, webhook_auth="path_token")
+    # HepsiGlobal answers after 1.5 s, so the worker killed below has calls in flight.
+    sandbox.faults("hepsiglobal", latency_ms=1500)
     lines = [(1, "10.00", "0.00", "0.00")] * 10
     hepsi_order = sandbox_order(hepsi_account, lines=lines)
     llzw_order = sandbox_order(llzw_account, lines=lines)
@@ -271,7 +273,15 @@ def test_burst_with_a_web_process_and_a_worker_killed_issues_every_refund_once(
         approve(i, refund)
     cancel(0)
     cancel(1)
-    # The middle of the burst: the second web process and the HepsiGlobal worker die at once.
+    # The middle of the burst: the second web process and the HepsiGlobal worker die at once,
+    # while the worker waits on the platform (the sandbox will have taken those refunds).
+    wait_until(
+        lambda: OutboundAction.objects.filter(
+            refund__in=refunds[:10:2], state=OutboundState.IN_FLIGHT
+        ).exists(),
+        timeout=20,
+        message="a HepsiGlobal call in flight",
+    )
     webs[1].kill()
     workers[0].kill()
     for i, refund in enumerate(refunds[10:15], start=10):
@@ -299,6 +309,9 @@ def test_burst_with_a_web_process_and_a_worker_killed_issues_every_refund_once(
         key = action.account.adapter_key
         assert sandbox.ledger(key, action.idempotency_key)["count"] == 1, action
     assert sandbox.ledger("hepsiglobal")["count"] == 10
+    # The call cut off by the kill was sent again after its lease ran out, and still made once.
+    hepsi_attempts = actions.filter(account=hepsi_account).values_list("attempts", flat=True)
+    assert max(hepsi_attempts) >= 2
     assert sandbox.ledger("llzw")["count"] == 10
 
     # Webhooks: 10 HepsiGlobal results and 4 order-cancels, each one row, each processed.
