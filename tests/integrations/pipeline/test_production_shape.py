@@ -227,13 +227,16 @@ def _snapshot(sandbox) -> tuple:
 
 
 def test_burst_with_a_web_process_and_a_worker_killed_issues_every_refund_once(
-    production, sandbox, marketplace_account, sandbox_order, pipeline_staff
+    production, sandbox, marketplace_account, sandbox_order, pipeline_staff, request
 ):
     webs, workers, extra, folder, env = production
     hepsi_account = marketplace_account("hepsiglobal", webhook_secret=HEPSI_SECRET)
     llzw_account = marketplace_account("llzw")
     # HepsiGlobal's result webhooks go to the first web process (path-token authentication).
     sandbox.configure("hepsiglobal", callback_url=webs[0].url, webhook_auth="path_token")
+    # The sandbox keeps its configuration across resets: later tests' webhooks must go to the
+    # live server again, not to this test's (stopped) web process.
+    request.addfinalizer(lambda: sandbox.configure("hepsiglobal", callback_url=""))
     # HepsiGlobal answers after 1.5 s, so the worker killed below has calls in flight.
     sandbox.faults("hepsiglobal", latency_ms=1500)
     lines = [(1, "10.00", "0.00", "0.00")] * 10
