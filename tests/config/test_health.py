@@ -11,7 +11,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import override_settings
 
-from tests.refunds._ports import free_port
+from tests.fixtures.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

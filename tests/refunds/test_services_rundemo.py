@@ -4,7 +4,6 @@ every process it started."""
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.fixtures.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _alive(pid):
@@ -34,7 +29,7 @@ def _alive(pid):
 
 @pytest.mark.slow
 def test_rundemo_starts_everything_and_one_sigint_stops_it(tmp_path):
-    web_port, sandbox_port = _free_port(), _free_port()
+    web_port, sandbox_port = free_port(), free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",

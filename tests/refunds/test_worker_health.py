@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from tests.refunds._ports import free_port
+from tests.fixtures.ports import free_port
 
 
 def test_worker_health_fails_with_exit_code_1_when_no_worker_answers(no_celery_worker):

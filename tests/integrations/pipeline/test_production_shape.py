@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from refunds.models import Refund
 from refunds.services import refund_request
 from tests import factories
 from tests.fixtures.pipeline import ROOT, WORKER_ENV, WorkerProcess, wait_until
+from tests.fixtures.ports import free_port
 
 pytestmark = [
     pytest.mark.celery_worker,
@@ -35,12 +35,6 @@ pytestmark = [
 ]
 
 HEPSI_SECRET = "demo-webhook-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _env() -> dict[str, str]:
@@ -142,7 +136,7 @@ def production(no_celery_worker, sandbox):
     folder = Path(tempfile.mkdtemp(prefix="rd-production-"))
     env = _env()
     broker = str(settings.CELERY_BROKER_URL)
-    webs = [Web(_free_port(), folder, env), Web(_free_port(), folder, env)]
+    webs = [Web(free_port(), folder, env), Web(free_port(), folder, env)]
     workers = [
         WorkerProcess(
             broker, folder / "w1", queues=["deliveries.hepsiglobal"], name="hepsi", beat=False

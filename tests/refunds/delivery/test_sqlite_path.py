@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .._ports import free_port
+from tests.fixtures.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
