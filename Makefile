@@ -33,3 +33,10 @@ format: setup
 bench:
 	@bash .ci/prepare
 	@$(UV) run python -m tests.benchmarks.run
+
+## The README's screenshots (docs/screenshots/*.png, 1366x768 and 390x844) from seeded demo data
+## in headless Chromium. tests/screenshots.py is not collected by the suite; it runs only here.
+.PHONY: screenshots
+screenshots:
+	@bash .ci/prepare
+	@$(UV) run python -m pytest tests/screenshots.py -p no:randomly -q

@@ -1,6 +1,7 @@
 """Orders, customers and marketplace accounts in the managers' admin. Orders come from the
 marketplaces (orders.services.order_upsert), so they are read-only here; account secrets are
-write-only and shown masked."""
+write-only and shown masked. Filters, columns and labels use people's words: the platform by the
+name people know it by (integrations.registry), never its adapter key."""
 
 from __future__ import annotations
 
@@ -9,13 +10,61 @@ import json
 from django import forms
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
+from integrations.registry import ADAPTERS, adapter_choices
 from orders.money import format_money
 
 from .models import Customer, MarketplaceAccount, Order, OrderLine, PaymentLine
 
 MASK = "••••••••"
+
+
+def when(value) -> str:
+    """A moment as people read it, in the site's time zone: "7 Dec 2026, 14:05"."""
+    return date_format(timezone.localtime(value), "j M Y, H:i") if value else "—"
+
+
+def platform_label(adapter_key: str) -> str:
+    """The marketplace's name (HepsiGlobal, LLZW shop...) for its adapter key."""
+    entry = ADAPTERS.get(adapter_key)
+    return entry.label if entry else adapter_key
+
+
+def titled(filter_class, title: str):
+    """A field's list filter under a title in people's words (instead of the field's name)."""
+
+    class Titled(filter_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    Titled.__name__ = f"Titled{filter_class.__name__}"
+    return Titled
+
+
+class MarketplaceFilter(admin.SimpleListFilter):
+    """The platform, by the name people know it by (integrations.registry), not its key.
+    `field_path` is where the adapter key sits from the listed model; `marketplace_filter`
+    makes one for another path."""
+
+    title = "Marketplace"
+    parameter_name = "marketplace"
+    field_path = "account__adapter_key"
+
+    def lookups(self, request, model_admin):
+        return adapter_choices()
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.field_path: self.value()})
+        return queryset
+
+
+def marketplace_filter(field_path: str) -> type[MarketplaceFilter]:
+    return type("MarketplaceFilter", (MarketplaceFilter,), {"field_path": field_path})
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -31,18 +80,32 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
+    verbose_name = "order line"
+    verbose_name_plural = "Items"
     fields = (
-        "external_id",
+        "marketplace_line_id",
         "sku",
         "name",
         "quantity",
         "unit_price_money",
         "discount_money",
         "tax_money",
-        "fulfilled_quantity",
-        "cancelled_quantity",
+        "fulfilled",
+        "cancelled",
     )
     readonly_fields = fields
+
+    @admin.display(description="Line id at the marketplace")
+    def marketplace_line_id(self, obj):
+        return obj.external_id
+
+    @admin.display(description="Fulfilled")
+    def fulfilled(self, obj):
+        return obj.fulfilled_quantity
+
+    @admin.display(description="Cancelled")
+    def cancelled(self, obj):
+        return obj.cancelled_quantity
 
     @admin.display(description="Unit price")
     def unit_price_money(self, obj):
@@ -59,8 +122,18 @@ class OrderLineInline(ReadOnlyInline):
 
 class PaymentLineInline(ReadOnlyInline):
     model = PaymentLine
-    fields = ("external_id", "method", "amount_money")
+    verbose_name = "payment"
+    verbose_name_plural = "Payments"
+    fields = ("marketplace_payment_id", "payment_method", "amount_money")
     readonly_fields = fields
+
+    @admin.display(description="Payment id at the marketplace")
+    def marketplace_payment_id(self, obj):
+        return obj.external_id
+
+    @admin.display(description="Method")
+    def payment_method(self, obj):
+        return obj.method
 
     @admin.display(description="Amount")
     def amount_money(self, obj):
@@ -70,40 +143,70 @@ class PaymentLineInline(ReadOnlyInline):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = (
-        "external_number",
-        "account",
+        "order_number",
+        "seller_account",
         "customer",
         "status",
         "grand_total_money",
-        "placed_at",
+        "placed",
         "new_refund_link",
     )
-    list_filter = ("status", "account__adapter_key", "account", "currency")
+    list_filter = (
+        ("status", titled(admin.ChoicesFieldListFilter, "Status")),
+        MarketplaceFilter,
+        ("account", titled(admin.RelatedFieldListFilter, "Seller account")),
+        ("currency", titled(admin.AllValuesFieldListFilter, "Currency")),
+    )
     search_fields = ("external_number", "customer__email")
+    search_help_text = "The order number or the customer's e-mail."
     list_select_related = ("account", "customer")
     date_hierarchy = "placed_at"
     inlines = (OrderLineInline, PaymentLineInline)
     # Every field read-only; money shown with its currency's decimals (a JPY column still
     # holds two).
     fields = (
-        "account",
-        "external_number",
+        "seller_account",
+        "order_number",
         "customer",
         "status",
         "currency",
-        "placed_at",
-        "paid_at",
+        "placed",
+        "paid",
         "items_total_money",
         "shipping_total_money",
         "tip_total_money",
         "additional_total_money",
         "grand_total_money",
-        "created_at",
-        "updated_at",
+        "imported",
+        "last_updated",
     )
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
+
+    @admin.display(description="Order number", ordering="external_number")
+    def order_number(self, obj):
+        return obj.external_number
+
+    @admin.display(description="Seller account", ordering="account__name")
+    def seller_account(self, obj):
+        return f"{obj.account.name} ({platform_label(obj.account.adapter_key)})"
+
+    @admin.display(description="Placed", ordering="placed_at")
+    def placed(self, obj):
+        return when(obj.placed_at)
+
+    @admin.display(description="Paid")
+    def paid(self, obj):
+        return when(obj.paid_at)
+
+    @admin.display(description="Imported")
+    def imported(self, obj):
+        return when(obj.created_at)
+
+    @admin.display(description="Last updated")
+    def last_updated(self, obj):
+        return when(obj.updated_at)
 
     @admin.display(description="Items total")
     def items_total_money(self, obj):
@@ -128,6 +231,11 @@ class OrderAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # Orders come from the marketplaces: the page is view-only, with no Save buttons that
+        # would pretend to change one.
+        return False
+
     def has_delete_permission(self, request, obj=None):
         return False
 
@@ -138,12 +246,30 @@ class OrderAdmin(admin.ModelAdmin):
         )
 
 
+class CustomerForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = ("email", "name", "user")
+        labels = {"email": "E-mail", "user": "Portal sign-in"}
+        help_texts = {"user": "The login this customer uses on the portal, if any."}
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ("email", "name", "user")
+    form = CustomerForm
+    list_display = ("customer_email", "name", "portal_sign_in")
     search_fields = ("email", "name")
+    search_help_text = "Part of the e-mail or the name."
     list_select_related = ("user",)
     raw_id_fields = ("user",)
+
+    @admin.display(description="E-mail", ordering="email")
+    def customer_email(self, obj):
+        return obj.email
+
+    @admin.display(description="Portal sign-in", ordering="user__username")
+    def portal_sign_in(self, obj):
+        return obj.user.get_username() if obj.user else "—"
 
 
 def _masked(mapping) -> str:
@@ -178,6 +304,20 @@ class MarketplaceAccountForm(forms.ModelForm):
             "rate_limit_per_second",
             "is_enabled",
         )
+        labels = {
+            "adapter_key": "Marketplace",
+            "base_url": "API address",
+            "options": "Options",
+            "rate_limit_per_second": "Requests per second at most",
+            "is_enabled": "Enabled",
+        }
+        help_texts = {
+            "base_url": "Where Refund Desk calls this account's marketplace.",
+            "options": "Settings that are not secret, as a JSON object "
+            '(such as {"merchant_email": "..."}).',
+            "rate_limit_per_second": "Empty means no limit.",
+            "is_enabled": "Refund Desk talks to this account only while it is enabled.",
+        }
 
     def clean_new_credentials(self):
         text = self.cleaned_data["new_credentials"].strip()
@@ -209,15 +349,19 @@ class MarketplaceAccountAdmin(admin.ModelAdmin):
     form = MarketplaceAccountForm
     list_display = (
         "name",
-        "adapter_key",
-        "base_url",
-        "is_enabled",
+        "marketplace",
+        "api_address",
+        "enabled",
         "credentials_masked",
-        "created_at",
+        "added",
     )
-    list_filter = ("adapter_key", "is_enabled")
+    list_filter = (
+        marketplace_filter("adapter_key"),
+        ("is_enabled", titled(admin.BooleanFieldListFilter, "Enabled")),
+    )
     search_fields = ("name",)
-    readonly_fields = ("credentials_masked", "webhook_secret_masked", "created_at")
+    search_help_text = "Part of the account's name."
+    readonly_fields = ("credentials_masked", "webhook_secret_masked", "added")
     fieldsets = (
         (
             None,
@@ -243,8 +387,24 @@ class MarketplaceAccountAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        (None, {"fields": ("created_at",)}),
+        (None, {"fields": ("added",)}),
     )
+
+    @admin.display(description="Marketplace", ordering="adapter_key")
+    def marketplace(self, obj):
+        return platform_label(obj.adapter_key)
+
+    @admin.display(description="API address", ordering="base_url")
+    def api_address(self, obj):
+        return obj.base_url
+
+    @admin.display(description="Enabled", boolean=True, ordering="is_enabled")
+    def enabled(self, obj):
+        return obj.is_enabled
+
+    @admin.display(description="Added", ordering="created_at")
+    def added(self, obj):
+        return when(obj.created_at) if obj else "—"
 
     @admin.display(description="Credentials")
     def credentials_masked(self, obj):

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from integrations.registry import adapter_choices
+from orders.money import format_money
 
 
 class AdapterKey(models.TextChoices):
@@ -107,7 +108,11 @@ class Order(models.Model):
                 name="order_totals_not_negative",
             ),
         ]
-        indexes = [models.Index(fields=["external_number"], name="order_external_number_idx")]
+        indexes = [
+            models.Index(fields=["external_number"], name="order_external_number_idx"),
+            # The staff Orders page lists and pages by keyset in this order (newest placed first).
+            models.Index(fields=["-placed_at", "-id"], name="order_placed_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Order {self.external_number}"
@@ -166,4 +171,5 @@ class PaymentLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.method} {self.amount}"
+        # Money is shown with its currency's decimals and code ("card 1500 JPY").
+        return f"{self.method} {format_money(self.amount, self.order.currency)}"

@@ -6,11 +6,13 @@ import django_filters
 import django_filters.constants
 from django import forms
 from django.db.models import Q
+from django.utils import timezone
 
 from integrations.registry import adapter_choices
 from orders.models import Customer, MarketplaceAccount, Order
 
-from .models import ReasonCode, Refund, StatusChoices
+from .models import ReasonCode, Refund, RefundLine, StatusChoices
+from .selectors import NEEDS_DECISION, awaiting_a_manager, overdue
 
 SORTS = (
     ("created_at", "created"),
@@ -28,31 +30,68 @@ def case_variants(value: str) -> list[str]:
     return list(dict.fromkeys([value, value.lower(), value.upper()]))
 
 
-def search_refunds(queryset, value: str):
-    """Order number, customer e-mail, refund id (42 or RD-42), tracking id or the marketplace's
-    refund id. Exact matches only (in the case typed, lower or upper case), so every branch uses
-    an index on a large queue.
+def _order_ids_matching(value: str):
+    """Ids of the orders whose number, customer e-mail or customer name contains the value, in
+    any case: a UNION whose halves each use a trigram index on PostgreSQL (migration 0008; plain
+    icontains elsewhere). An OR across the customer join would scan every order instead."""
+    by_number = Order.objects.order_by().filter(external_number__icontains=value).values("pk")
+    customers = (Customer.objects.order_by().filter(email__icontains=value).values("pk")).union(
+        Customer.objects.order_by().filter(name__icontains=value).values("pk")
+    )
+    by_customer = Order.objects.order_by().filter(customer__in=customers).values("pk")
+    return by_number.union(by_customer)
 
-    The order side (number or customer e-mail) is resolved first, in one UNION query whose two
-    halves each use an index; the refund filter is then an OR of columns of the refund table
-    alone, which PostgreSQL answers with a bitmap OR of indexes. An OR across the joins instead
-    scans every refund (BENCHMARKS.md, Lists)."""
+
+def orders_matching(value: str, queryset=None):
+    """Orders whose number, customer e-mail or customer name contains the value (partial, any
+    case): "nq-103" finds NQ-1031, "alice" finds alice@example.com and Alice Smith's orders.
+    An empty value leaves the queryset as it is. For the staff Orders page."""
+    queryset = Order.objects.all() if queryset is None else queryset
     value = (value or "").strip()
     if not value:
         return queryset
-    variants = case_variants(value)
-    by_number = Order.objects.filter(external_number__in=variants).values_list("pk", flat=True)
-    by_email = Order.objects.filter(
-        customer__in=Customer.objects.filter(email__in=variants).values("pk")
-    ).values_list("pk", flat=True)
-    order_ids = list(by_number.order_by().union(by_email.order_by()))
-    query = (
-        Q(order_id__in=order_ids) | Q(return_tracking_id__in=variants) | Q(external_id__in=variants)
-    )
-    number = value.upper().removeprefix("RD-").removeprefix("#")
+    return queryset.filter(pk__in=_order_ids_matching(value))
+
+
+def refund_number(value: str) -> int | None:
+    """The refund id in "42", "RD-42", "rd-42" or "#42"; None when the value is not one."""
+    number = (value or "").strip().upper().removeprefix("RD-").removeprefix("#")
     if number.isdigit() and len(number) < 18:
-        query |= Q(pk=int(number))
-    return queryset.filter(query)
+        return int(number)
+    return None
+
+
+def refund_ids_matching(value: str):
+    """Ids of the refunds whose order number, customer e-mail or name, return tracking id or
+    marketplace refund id contains the value in any case, or whose refund number is the value.
+
+    One UNION whose branches each use an index on PostgreSQL: the trigram GIN indexes on
+    UPPER(col) (migration 0008, which is what Django's icontains compares) for the fragments,
+    the order foreign key for the order side and the primary key for the number. An OR across
+    the joins instead scans every refund (BENCHMARKS.md, Lists). On SQLite the same query runs
+    as plain LIKE scans."""
+    refunds = Refund.objects.order_by()
+    branches = [
+        refunds.filter(order_id__in=_order_ids_matching(value)).values("pk"),
+        refunds.filter(return_tracking_id__icontains=value).values("pk"),
+        refunds.filter(external_id__icontains=value).values("pk"),
+    ]
+    number = refund_number(value)
+    if number is not None:
+        branches.append(refunds.filter(pk=number).values("pk"))
+    return branches[0].union(*branches[1:])
+
+
+def search_refunds(queryset, value: str):
+    """Partial, case-insensitive search for the queue, its CSV export, the admin and the API's
+    `q`: "alice" finds Alice's refunds by e-mail or name, "nq-103" and "1031" find order
+    NQ-1031's (and "1031" refund RD-1031), part of a tracking id or of the marketplace's refund
+    id finds that refund. Characters are literal: "%" and "_" match themselves. An empty value
+    leaves the queryset as it is."""
+    value = (value or "").strip()
+    if not value:
+        return queryset
+    return queryset.filter(pk__in=refund_ids_matching(value))
 
 
 def _search(queryset, name, value):
@@ -69,12 +108,46 @@ class StableOrderingFilter(django_filters.OrderingFilter):
         return qs.order_by(*ordering, "-id")
 
 
+# The queue's views (?view=...): the work a person looks for, each in the order it is worked in.
+# Without a view the queue shows "Needs a decision" (RefundQueueView.effective_view).
+VIEW_DECISION = "decision"
+VIEW_MANAGER = "manager"
+VIEW_ASSIGNED = "assigned"
+VIEW_OVERDUE = "overdue"
+VIEW_ALL = "all"
+VIEW_CHOICES = (
+    (VIEW_DECISION, "Needs a decision"),
+    (VIEW_MANAGER, "Awaiting a manager"),
+    (VIEW_ASSIGNED, "Assigned to me"),
+    (VIEW_OVERDUE, "Overdue"),
+    (VIEW_ALL, "All"),
+)
+OLDEST_FIRST = ("created_at", "id")
+
+
+def queue_view(queryset, view: str, user, now=None):
+    """The refunds of one of the queue's views, in its order (a `sort` given after it wins)."""
+    if view == VIEW_DECISION:
+        return queryset.filter(NEEDS_DECISION).order_by(*OLDEST_FIRST)
+    if view == VIEW_MANAGER:
+        return queryset.filter(awaiting_a_manager(user)).order_by(*OLDEST_FIRST)
+    if view == VIEW_ASSIGNED:
+        mine = Q(assigned_to=user) if getattr(user, "is_authenticated", False) else Q(pk__in=[])
+        return queryset.filter(mine).order_by(*OLDEST_FIRST)
+    if view == VIEW_OVERDUE:
+        return queryset.filter(overdue(now or timezone.now())).order_by(*OLDEST_FIRST)
+    return queryset
+
+
 class RefundQueueFilter(django_filters.FilterSet):
+    view = django_filters.ChoiceFilter(
+        choices=VIEW_CHOICES, method="filter_view", label="View", empty_label=None
+    )
     q = django_filters.CharFilter(
         method=_search,
         label="Search",
         widget=forms.TextInput(
-            attrs={"placeholder": "Order, e-mail, RD-id or tracking id", "type": "search"}
+            attrs={"placeholder": "Order, e-mail, name, RD-id or tracking id", "type": "search"}
         ),
     )
     status = django_filters.MultipleChoiceFilter(
@@ -91,6 +164,7 @@ class RefundQueueFilter(django_filters.FilterSet):
     reason = django_filters.ChoiceFilter(
         field_name="reason_code", choices=ReasonCode.choices, label="Reason"
     )
+    sku = django_filters.CharFilter(method="filter_sku", label="SKU")
     total_min = django_filters.NumberFilter(
         field_name="total",
         lookup_expr="gte",
@@ -133,11 +207,24 @@ class RefundQueueFilter(django_filters.FilterSet):
         model = Refund
         fields: list[str] = []
 
+    def filter_view(self, queryset, name, value):
+        return queue_view(queryset, value, getattr(self.request, "user", None))
+
     def filter_mine(self, queryset, name, value):
         user = getattr(self.request, "user", None)
         if value and user is not None and user.is_authenticated:
             return queryset.filter(requested_by=user)
         return queryset
+
+    def filter_sku(self, queryset, name, value):
+        # Refunds with a line of that SKU (exact; the dashboard's SKU figures link here). An id
+        # subquery rather than a join, so a refund with two such lines is listed once.
+        value = (value or "").strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            pk__in=RefundLine.objects.filter(order_line__sku=value).values("refund_id")
+        )
 
     def filter_true(self, queryset, name, value):
         # An unticked checkbox means "any", not "only those without".

@@ -44,7 +44,7 @@ class DenyForm(forms.Form):
 
 class ShipForm(forms.Form):
     carrier = forms.CharField(max_length=100)
-    tracking_id = forms.CharField(max_length=100, label="Tracking id")
+    tracking_id = forms.CharField(max_length=100, label="Tracking number")
 
 
 class ReceiveForm(forms.Form):

@@ -67,9 +67,17 @@ class Refund(models.Model):
         on_delete=models.SET_NULL,
         related_name="refunds_requested",
     )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="refunds_assigned",
+        help_text="The staff member working on this refund (set through the assignment service).",
+    )
     requester_role = models.CharField(max_length=12, choices=RequesterRole.choices)
     requester_name = models.CharField(
-        max_length=150, blank=True, help_text="Username or e-mail of the requester (seed 003)."
+        max_length=150, blank=True, help_text="Username or e-mail of the person who asked."
     )
     source = models.CharField(max_length=12, choices=RefundSource.choices)
     reason_code = models.CharField(max_length=40, choices=ReasonCode.choices)
@@ -247,6 +255,26 @@ class RefundEvent(models.Model):
         if self.actor_id is None:
             return THE_MARKETPLACE
         return YOU if self.actor_id == customer_user_id else SUPPORT_TEAM
+
+
+class GuestAccessLink(models.Model):
+    """A one-time sign-in link to one order, e-mailed to the order's address (the portal's "Find
+    my order"). Only a SHA-256 of the token is kept: the database alone opens nothing."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="guest_links")
+    email = models.EmailField()
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_from_address = models.CharField(max_length=45, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["order", "-created_at"], name="guest_link_order_idx")]
+
+    def __str__(self) -> str:
+        return f"Guest link for {self.order} ({self.email})"
 
 
 # The delivery models live in their own module; importing them here registers them with the

@@ -9,26 +9,17 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives, send_mail
 from django.db.models import Prefetch
+from django.template.loader import render_to_string
 
 from orders.money import format_money
 
+from . import customer_status
 from .models import Refund, RefundLine
 from .states import STATUS_LABELS, RefundStatus
 
 logger = logging.getLogger(__name__)
-
-CUSTOMER_TEXT = {
-    RefundStatus.REQUESTED: "We received your refund request and will review it shortly.",
-    RefundStatus.WAITING: "Your refund was approved. Please send the goods back and enter the "
-    "tracking number in the portal.",
-    RefundStatus.PROCESSING: "Your refund is being processed by the marketplace.",
-    RefundStatus.ISSUED: "Your refund has been issued.",
-    RefundStatus.DENIED: "Your refund request was denied.",
-    RefundStatus.CANCELLED: "Your refund request was cancelled.",
-}
-
 
 _muted: contextvars.ContextVar[bool] = contextvars.ContextVar("refund_mail_muted", default=False)
 
@@ -45,12 +36,15 @@ def muted():
 
 
 def status_changed(refund_id: int, old: str, new: str) -> None:
+    """The customer's e-mail for one status change: a plain-text part and an HTML part in the
+    portal's look (templates/email/refund_status.*), with the headline of
+    `refunds.customer_status`, the items and amounts, and the link back to the refund."""
     if _muted.get():
         return
     refund = (
         Refund.objects.select_related("order__customer")
         .prefetch_related(
-            Prefetch("lines", queryset=RefundLine.objects.select_related("order_line"))
+            Prefetch("lines", queryset=RefundLine.objects.select_related("order_line")), "events"
         )
         .filter(pk=refund_id)
         .first()
@@ -58,35 +52,37 @@ def status_changed(refund_id: int, old: str, new: str) -> None:
     if refund is None or not new:
         return
     status = RefundStatus(new)
+    refund.status = status  # the e-mail tells of this change, even if the refund moved on since
     link = f"{settings.REFUND_DESK_BASE_URL}/portal/refunds/{refund.pk}/"
-    lines = [
-        f"Hello {refund.order.customer.name or refund.order.customer.email},",
-        "",
-        f"Refund {refund.number} for order {refund.order.external_number} "
-        f"({format_money(refund.total, refund.currency)}) is now: {STATUS_LABELS[status]}.",
-        CUSTOMER_TEXT[status],
-    ]
-    if status == RefundStatus.DENIED and refund.response_reason:
-        lines.append(f"Reason: {refund.response_reason}")
     items = [
-        f"  - {line.order_line.name} ({line.order_line.sku}) x {line.quantity}: "
-        f"{format_money(line.amount, refund.currency)}"
+        {
+            "name": line.order_line.name,
+            "sku": line.order_line.sku,
+            "quantity": line.quantity,
+            "amount": format_money(line.amount, refund.currency),
+        }
         for line in refund.lines.all()
         if line.quantity
     ]
-    if items:
-        lines += ["", "Items:", *items]
-    if status == RefundStatus.WAITING and not refund.refund_only:
-        lines += ["", f"Enter the carrier and tracking number here once it is posted: {link}"]
-    else:
-        lines += ["", f"Follow it at {link}"]
+    context = {
+        "refund": refund,
+        "customer_name": refund.order.customer.name or refund.order.customer.email,
+        "status_label": STATUS_LABELS[status],
+        "headline": customer_status.headline(refund, refund.events.all()),
+        "total": format_money(refund.total, refund.currency),
+        "items": items,
+        "link": link,
+        "asks_for_tracking": status == RefundStatus.WAITING and not refund.refund_only,
+        "reason": refund.response_reason if status == RefundStatus.DENIED else "",
+    }
+    message = EmailMultiAlternatives(
+        subject=f"Refund {refund.number}: {context['headline'].label}",
+        body=render_to_string("email/refund_status.txt", context),
+        to=[refund.order.customer.email],
+    )
+    message.attach_alternative(render_to_string("email/refund_status.html", context), "text/html")
     try:
-        send_mail(
-            subject=f"Refund {refund.number}: {STATUS_LABELS[status]}",
-            message="\n".join(lines),
-            from_email=None,
-            recipient_list=[refund.order.customer.email],
-        )
+        message.send()
     except OSError:
         logger.exception("Could not send the status e-mail for refund %s", refund_id)
 

@@ -101,6 +101,18 @@ def event_sentence(event: RefundEvent) -> str:
         what += f"; the refund is now {_money(changes['total'], currency)}"
     elif action == "retry" and changes.get("outcome_was_unknown"):
         what += " after an unknown outcome"
+    elif action == "assign" and isinstance(changes.get("assigned_to"), list | tuple):
+        before, after = [*changes["assigned_to"], "", ""][:2]
+        if after and not before:
+            what = (
+                f"{who} took the refund"
+                if after == event.actor_label
+                else f"{who} assigned the refund to {after}"
+            )
+        elif after:
+            what = f"{who} reassigned the refund from {before} to {after}"
+        else:
+            what = f"{who} unassigned the refund (it was {before}'s)"
     elif action == "outcome_unknown" and changes.get("attempts"):
         what += f" after {changes['attempts']} attempts"
     if event.from_status and event.to_status and event.from_status != event.to_status:

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from refunds.calculator import LineChoice
 from refunds.models import Refund
 from refunds.services import refund_approve, refund_request
+from refunds.views.portal_access import GUEST_ORDER_SESSION_KEY
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -25,8 +26,19 @@ PORTAL_PAGES = [
     ("post", "/portal/orders/{order}/refund/"),
     ("get", "/portal/refunds/"),
     ("get", "/portal/refunds/{refund}/"),
+    ("get", "/portal/refunds/{refund}/progress/"),
+    ("get", "/portal/refunds/{refund}/return-slip/"),
     ("post", "/portal/refunds/{refund}/ship/"),
     ("post", "/portal/refunds/{refund}/cancel/"),
+]
+# Pages for anyone, without an account: "Find my order" and its one-time link
+# (tests/refunds/views/test_portal_guest.py covers what they answer).
+PUBLIC_PORTAL_PAGES = [
+    ("get", "/portal/find-order/"),
+    ("post", "/portal/find-order/"),
+    ("get", "/portal/find-order/sent/"),
+    ("get", "/portal/guest/{token}/"),
+    ("post", "/portal/guest/{token}/"),
 ]
 API_ROUTES = [
     ("get", "/api/v2/refunds"),
@@ -51,7 +63,12 @@ def _routes(resolver, prefix=""):
 
 
 def _normalise(template: str) -> str:
-    return template.lstrip("/").replace("{order}", "<rdid:pk>").replace("{refund}", "<rdid:pk>")
+    return (
+        template.lstrip("/")
+        .replace("{order}", "<rdid:pk>")
+        .replace("{refund}", "<rdid:pk>")
+        .replace("{token}", "<str:token>")
+    )
 
 
 def test_matrix_covers_every_route():
@@ -60,7 +77,7 @@ def test_matrix_covers_every_route():
         for r in _routes(get_resolver())
         if r.startswith(("portal/", "api/v2/"))
     }
-    covered = {_normalise(path) for _, path in PORTAL_PAGES + API_ROUTES}
+    covered = {_normalise(path) for _, path in PORTAL_PAGES + PUBLIC_PORTAL_PAGES + API_ROUTES}
     assert routes == covered
 
 
@@ -126,6 +143,22 @@ def test_customer_on_another_customers_portal_pages_is_404(client, world, method
     client.force_login(world["alice"])
     before = list(Refund.objects.values_list("pk", "status", "return_tracking_id"))
     targets = [(world["bob_order"].pk, world["bob_refund"].pk)] + [(i, i) for i in GUESSED_IDS]
+    for order_id, refund_id in targets:
+        data = {"carrier": "X", "tracking_id": "Y", "reason_code": "damaged", "goods": "keep"}
+        response = getattr(client, method)(_fill(template, order_id, refund_id), data)
+        assert response.status_code == 404, (template, order_id)
+    assert list(Refund.objects.values_list("pk", "status", "return_tracking_id")) == before
+
+
+@pytest.mark.parametrize(("method", "template"), [(m, t) for m, t in PORTAL_PAGES if "{" in t])
+def test_guest_of_one_order_on_every_other_portal_page_is_404(client, world, method, template):
+    """A browser a guest link bound to Bob's order (refunds.views.portal_access) reaches
+    nothing of Alice's, nor any guessed id."""
+    session = client.session
+    session[GUEST_ORDER_SESSION_KEY] = world["bob_order"].pk
+    session.save()
+    before = list(Refund.objects.values_list("pk", "status", "return_tracking_id"))
+    targets = [(world["alice_order"].pk, world["alice_refund"].pk)] + [(i, i) for i in GUESSED_IDS]
     for order_id, refund_id in targets:
         data = {"carrier": "X", "tracking_id": "Y", "reason_code": "damaged", "goods": "keep"}
         response = getattr(client, method)(_fill(template, order_id, refund_id), data)

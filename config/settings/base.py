@@ -158,6 +158,17 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Refund rules.
 REFUND_APPROVAL_LIMIT = Decimal(env("REFUND_APPROVAL_LIMIT", "500.00"))
+# Due-by per status: the hours a refund may stay in a status before the queue marks it overdue
+# (counted from when it entered the status). Final statuses have none. Override some or all with
+# REFUND_DUE_HOURS="REQUESTED=8,PROCESSING=4".
+REFUND_DUE_HOURS = {
+    "REQUESTED": 24,
+    "WAITING": 14 * 24,  # the customer sends the goods back
+    "PROCESSING": 2,  # the marketplace confirms the refund
+} | {
+    status.strip().upper(): int(hours)
+    for status, _, hours in (item.partition("=") for item in env_list("REFUND_DUE_HOURS"))
+}
 REFUND_DESK_BASE_URL = env("REFUND_DESK_BASE_URL", "http://127.0.0.1:8000")
 SANDBOX_URL = env("SANDBOX_URL", "http://127.0.0.1:8001")
 
@@ -294,6 +305,13 @@ AXES_ENABLE_ADMIN = False  # its admin pages list database records; the cache ha
 PASSWORD_RESET_EMAIL_LIMIT = int(env("PASSWORD_RESET_EMAIL_LIMIT", "3"))
 PASSWORD_RESET_ADDRESS_LIMIT = int(env("PASSWORD_RESET_ADDRESS_LIMIT", "10"))
 PASSWORD_RESET_WINDOW_SECONDS = int(env("PASSWORD_RESET_WINDOW_SECONDS", "3600"))
+# The portal's "Find my order": a one-time sign-in link to one order, valid this long (seconds);
+# link e-mails per e-mail address and per client address within the window (seconds), past
+# which the page still gives its one answer but nothing is sent.
+GUEST_LINK_MAX_AGE = int(env("GUEST_LINK_MAX_AGE", "1800"))
+GUEST_LINK_EMAIL_LIMIT = int(env("GUEST_LINK_EMAIL_LIMIT", "3"))
+GUEST_LINK_ADDRESS_LIMIT = int(env("GUEST_LINK_ADDRESS_LIMIT", "10"))
+GUEST_LINK_WINDOW_SECONDS = int(env("GUEST_LINK_WINDOW_SECONDS", "3600"))
 
 # /metrics (config/health.py): served only with `Authorization: Bearer <METRICS_TOKEN>`; without a
 # token the endpoint answers 404. METRICS_ALLOWED_NETWORKS (IPs or CIDRs, the client address as

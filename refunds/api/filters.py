@@ -31,8 +31,8 @@ class RefundFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="filter_search",
         max_length=254,
-        label="Order number, customer e-mail, refund id (42 or RD-42), tracking id or the "
-        "marketplace's refund id (exact, any case)",
+        label="Part of the order number, customer e-mail or name, tracking id or the "
+        "marketplace's refund id (any case), or a refund id (42 or RD-42)",
     )
 
     class Meta:

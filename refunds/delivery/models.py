@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from integrations.base import OutboundKind
+from integrations.registry import ADAPTERS
 
 
 class OutboundState(models.TextChoices):
@@ -148,7 +149,10 @@ class WebhookEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.adapter_key} {self.name} {self.delivery_key}"
+        # Shown as the admin page's heading: the platform's name, not its adapter key.
+        entry = ADAPTERS.get(self.adapter_key)
+        platform = entry.label if entry else self.adapter_key
+        return f"{platform} {self.name} ({self.delivery_key})"
 
 
 class RateBucket(models.Model):

@@ -7,12 +7,14 @@ the marketplace must hear of it, write an outbox row. A refused action raises Re
 writes nothing. Work that leaves the database (HTTP, e-mail) happens only after commit.
 
 - `requests`: opening a refund;
+- `assignment`: who works on a refund (assign, reassign, unassign);
 - `decisions`: what people decide (approve, deny, ship, receive, cancel, retry, resolve drift);
 - `marketplace`: what the marketplaces report (results, statuses, unknown outcomes, drift);
 - `_common`: the locks, the audit event and the savers they share.
 """
 
 from ._common import SYSTEM
+from .assignment import ASSIGN_PERMISSION, assignable_users, refund_assign
 from .decisions import (
     Received,
     refund_approve,
@@ -34,12 +36,15 @@ from .marketplace import (
 from .requests import refund_request
 
 __all__ = [
+    "ASSIGN_PERMISSION",
     "SYSTEM",
     "Received",
+    "assignable_users",
     "order_line_record_cancellation",
     "refund_apply_marketplace_result",
     "refund_apply_remote_status",
     "refund_approve",
+    "refund_assign",
     "refund_cancel",
     "refund_deny",
     "refund_flag_drift",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from django import forms
+from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.views import PasswordResetView
 from django.http import HttpResponseRedirect
 
@@ -14,7 +16,23 @@ from refunds.lockout import password_reset_refusal
 logger = logging.getLogger(__name__)
 
 
+class EmailPasswordResetForm(PasswordResetForm):
+    """Django's reset form in our words: "E-mail", and a message that says what to type."""
+
+    email = forms.EmailField(
+        label="E-mail",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={
+            "invalid": "Enter your e-mail address as name@example.com.",
+            "required": "Enter the e-mail address of your account.",
+        },
+    )
+
+
 class LimitedPasswordResetView(PasswordResetView):
+    form_class = EmailPasswordResetForm
+
     def form_valid(self, form):
         refusal = password_reset_refusal(self.request, form.cleaned_data["email"])
         if refusal:

@@ -1,30 +1,39 @@
 """The customer portal: own orders and refunds only (every queryset from a selector that takes
 the customer), refund requests, a status timeline, return tracking and cancelling. Writes go
 through refunds.services; a RefundError becomes a form error beside its field. Also the sign-in
-view with a lockout after repeated failures per account and per address."""
+view with a lockout after repeated failures per account and per address.
+
+The pages serve a signed-in customer and a guest whose one-time link (views/portal_guest.py)
+bound the session to one order alike: `PortalViewerMixin` (views/portal_access.py) resolves who
+looks, the viewer selectors scope every queryset (a guest's other URLs answer 404), and a guest
+acts as `services.guest_access.guest_actor` says (the order's customer's user; nobody for a
+staff user, who then may look but not act)."""
 
 from __future__ import annotations
 
+import segno
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.forms import AuthenticationForm
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import LoginView
 from django.db.models import Prefetch
-from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views import View
 from django.views.generic import ListView, TemplateView
 
-from refunds import rules, services
+from refunds import customer_status, rules, services
 from refunds.calculator import LineChoice, unpaid_order_error
 from refunds.errors import RefundError
 from refunds.lockout import is_locked_out
 from refunds.models import ReasonCode, RefundLine
-from refunds.selectors import order_refundable, orders_for_customer, refunds_for_customer
-from refunds.states import Action
+from refunds.selectors import order_refundable, orders_for_viewer, refunds_for_viewer
+from refunds.states import FINAL_STATUSES, Action, RefundStatus
+
+from .portal_access import PortalViewerMixin
 
 # --- sign-in with lockout --------------------------------------------------------------------
 
@@ -127,37 +136,48 @@ def _add_refund_error(form: forms.Form, exc: RefundError) -> None:
     form.add_error(field, exc.message)
 
 
+def _allowed(actor, refund, action: Action) -> bool:
+    return actor is not None and rules.decide(actor, refund, action).allowed
+
+
+NO_GUEST_ACTOR = "Sign in to your account to do this."
+
+
 # --- pages -----------------------------------------------------------------------------------
 
 
-class PortalHomeView(LoginRequiredMixin, TemplateView):
+class PortalHomeView(PortalViewerMixin, TemplateView):
     template_name = "portal/home.html"
 
+    def get(self, request, *args, **kwargs):
+        if self.viewer.is_guest:  # a guest has one order: its page is their home
+            order_id = self.viewer.guest_order_id
+            return HttpResponseRedirect(reverse("portal:order-detail", args=[order_id]))
+        return super().get(request, *args, **kwargs)
+
     def get_context_data(self, **kwargs):
-        user = self.request.user
         return super().get_context_data(
-            orders=orders_for_customer(user)[:20],
-            refunds=refunds_for_customer(user)[:10],
+            orders=orders_for_viewer(self.viewer)[:20],
+            refunds=refunds_for_viewer(self.viewer)[:10],
             **kwargs,
         )
 
 
-class OrderListView(LoginRequiredMixin, ListView):
+class OrderListView(PortalViewerMixin, ListView):
     template_name = "portal/order_list.html"
     context_object_name = "orders"
     paginate_by = 20
 
     def get_queryset(self):
-        return orders_for_customer(self.request.user)
+        return orders_for_viewer(self.viewer)
 
 
-class OrderDetailView(LoginRequiredMixin, TemplateView):
+class OrderDetailView(PortalViewerMixin, TemplateView):
     template_name = "portal/order_detail.html"
 
     def get_context_data(self, **kwargs):
-        user = self.request.user
         order = get_object_or_404(
-            orders_for_customer(user).prefetch_related("lines", "payments"), pk=kwargs["pk"]
+            orders_for_viewer(self.viewer).prefetch_related("lines", "payments"), pk=kwargs["pk"]
         )
         room = order_refundable(order)
         return super().get_context_data(
@@ -165,17 +185,18 @@ class OrderDetailView(LoginRequiredMixin, TemplateView):
             refundable=room,
             can_request=order.status in ("paid", "fulfilled")
             and room.total > 0
-            and any(info.units for info in room.lines.values()),
-            refunds=refunds_for_customer(user).filter(order=order),
+            and any(info.units for info in room.lines.values())
+            and self.actor_for(order) is not None,
+            refunds=refunds_for_viewer(self.viewer).filter(order=order),
             **kwargs,
         )
 
 
-class RefundRequestView(LoginRequiredMixin, TemplateView):
+class RefundRequestView(PortalViewerMixin, TemplateView):
     template_name = "portal/refund_request.html"
 
     def _order(self):
-        return get_object_or_404(orders_for_customer(self.request.user), pk=self.kwargs["pk"])
+        return get_object_or_404(orders_for_viewer(self.viewer), pk=self.kwargs["pk"])
 
     def _render(self, order, form, status=200):
         return self.render_to_response({"order": order, "form": form}, status=status)
@@ -188,19 +209,25 @@ class RefundRequestView(LoginRequiredMixin, TemplateView):
         order = self._order()
         refundable = order_refundable(order)
         form = RefundRequestForm(request.POST, refundable=refundable)
+        actor = self.actor_for(order)
         if not refundable.is_paid:
             form.is_valid()
             _add_refund_error(form, unpaid_order_error(order))
+        elif actor is None:  # never actor=None: that is the system, not this person
+            form.is_valid()
+            form.add_error(None, NO_GUEST_ACTOR)
         elif form.is_valid():
             try:
                 refund = services.refund_request(
-                    actor=request.user,
+                    actor=actor,
                     order=order,
                     reason_code=form.cleaned_data["reason_code"],
                     refund_only=form.cleaned_data["goods"] == KEEP,
                     lines=form.line_choices(),
                     customer_explanation=form.cleaned_data["customer_explanation"],
                     via="portal",
+                    # A guest's request is recorded under the order's e-mail.
+                    requester_name=order.customer.email if self.viewer.is_guest else "",
                 )
             except RefundError as exc:
                 _add_refund_error(form, exc)
@@ -210,21 +237,21 @@ class RefundRequestView(LoginRequiredMixin, TemplateView):
         return self._render(order, form, status=400)
 
 
-class RefundListView(LoginRequiredMixin, ListView):
+class RefundListView(PortalViewerMixin, ListView):
     template_name = "portal/refund_list.html"
     context_object_name = "refunds"
     paginate_by = 20
 
     def get_queryset(self):
-        return refunds_for_customer(self.request.user)
+        return refunds_for_viewer(self.viewer)
 
 
-class RefundDetailView(LoginRequiredMixin, TemplateView):
+class RefundDetailView(PortalViewerMixin, TemplateView):
     template_name = "portal/refund_detail.html"
 
     def _refund(self):
         return get_object_or_404(
-            refunds_for_customer(self.request.user).prefetch_related(
+            refunds_for_viewer(self.viewer).prefetch_related(
                 Prefetch("lines", queryset=RefundLine.objects.select_related("order_line")),
                 "events",
             ),
@@ -238,28 +265,55 @@ class RefundDetailView(LoginRequiredMixin, TemplateView):
         )
         return super().get_context_data(
             refund=refund,
-            # Who acted, as a role: a customer never sees a staff member's name or e-mail.
-            events=[
-                (e, e.actor_for_customer(self.request.user.pk))
-                for e in refund.events.all()
-                if e.from_status != e.to_status
-            ],
             # The services' own rule: a form is offered only when its service would accept it.
-            can_ship=rules.decide(self.request.user, refund, Action.SHIP).allowed,
-            can_cancel=rules.decide(self.request.user, refund, Action.CANCEL).allowed,
+            can_ship=_allowed(self.actor_for(refund.order), refund, Action.SHIP),
+            can_cancel=_allowed(self.actor_for(refund.order), refund, Action.CANCEL),
             ship_form=ship_form,
+            **{k: v for k, v in _progress(refund).items() if k != "refund"},
+            **return_instructions(refund.order.account),
             **kwargs,
         )
 
 
-class RefundShipView(LoginRequiredMixin, View):
+def _progress(refund) -> dict:
+    """The refund's headline and steps in the customer's words; `live` while it can still move."""
+    events = list(refund.events.all())
+    return {
+        "refund": refund,
+        "headline": customer_status.headline(refund, events),
+        "steps": customer_status.steps(refund, events),
+        "live": RefundStatus(refund.status) not in FINAL_STATUSES,
+    }
+
+
+class RefundProgressView(PortalViewerMixin, View):
+    """The progress block, asked for every 5 s by the refund's page (htmx). When the status
+    itself changed the whole page is drawn again (HX-Refresh), since what the customer can do
+    (send the goods back, cancel) changed with it; otherwise only the block is replaced."""
+
+    def get(self, request, pk):
+        refund = get_object_or_404(
+            refunds_for_viewer(self.viewer).prefetch_related("events"), pk=pk
+        )
+        shown = request.GET.get("status")  # the status the page was drawn with
+        response = render(request, "portal/_refund_progress.html", _progress(refund))
+        if shown and shown != refund.status:
+            response["HX-Refresh"] = "true"
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class RefundShipView(PortalViewerMixin, View):
     def post(self, request, pk):
-        refund = get_object_or_404(refunds_for_customer(request.user), pk=pk)
+        refund = get_object_or_404(refunds_for_viewer(self.viewer), pk=pk)
+        actor = self.actor_for(refund.order)
+        if actor is None:
+            raise Http404(NO_GUEST_ACTOR)
         form = ShipForm(request.POST)
         if form.is_valid():
             try:
                 services.refund_ship(
-                    actor=request.user,
+                    actor=actor,
                     refund=refund,
                     tracking_id=form.cleaned_data["tracking_id"],
                     carrier=form.cleaned_data["carrier"],
@@ -271,16 +325,61 @@ class RefundShipView(LoginRequiredMixin, View):
                 messages.success(request, "Return tracking saved. Thank you!")
                 return HttpResponseRedirect(reverse("portal:refund-detail", args=[pk]))
         view = RefundDetailView(request=request, kwargs={"pk": pk}, args=())
+        view.viewer = self.viewer
         return view.render_to_response(view.get_context_data(pk=pk, ship_form=form), status=400)
 
 
-class RefundCancelView(LoginRequiredMixin, View):
+class RefundCancelView(PortalViewerMixin, View):
     def post(self, request, pk):
-        refund = get_object_or_404(refunds_for_customer(request.user), pk=pk)
+        refund = get_object_or_404(refunds_for_viewer(self.viewer), pk=pk)
+        actor = self.actor_for(refund.order)
+        if actor is None:
+            raise Http404(NO_GUEST_ACTOR)
         try:
-            services.refund_cancel(actor=request.user, refund=refund, via="portal")
+            services.refund_cancel(actor=actor, refund=refund, via="portal")
         except RefundError as exc:
             messages.error(request, exc.message)
             return HttpResponseRedirect(reverse("portal:refund-detail", args=[pk]))
         messages.success(request, f"Refund {refund.number} cancelled.")
         return HttpResponseRedirect(reverse("portal:refund-detail", args=[pk]))
+
+
+def return_instructions(account) -> dict:
+    """Where and how the goods go back: the account's return policy when it names an address and
+    instructions (orders' ReturnPolicy), otherwise what every return needs."""
+    policy = getattr(account, "return_policy", None) if account is not None else None
+    address = (getattr(policy, "return_address", "") or "").strip()
+    instructions = (getattr(policy, "return_instructions", "") or "").strip()
+    return {
+        "return_address": address,
+        "return_instructions": instructions
+        or "Pack the items securely with this slip inside the parcel, post it with a tracked "
+        "service and enter the carrier and tracking number on your refund's page.",
+    }
+
+
+class RefundReturnSlipView(PortalViewerMixin, TemplateView):
+    """A printable page for the parcel: the refund number as text and as a QR code (for the
+    drop-off point or the warehouse to scan), the items to pack, the return address. Only while
+    the goods are to be sent back; otherwise 404."""
+
+    template_name = "portal/return_slip.html"
+
+    def get_context_data(self, **kwargs):
+        refund = get_object_or_404(
+            refunds_for_viewer(self.viewer)
+            .select_related("order__account")
+            .prefetch_related(
+                Prefetch("lines", queryset=RefundLine.objects.select_related("order_line"))
+            ),
+            pk=self.kwargs["pk"],
+        )
+        if refund.refund_only or refund.status != RefundStatus.WAITING:
+            raise Http404("No parcel to send back for this refund")
+        qr = segno.make(refund.number, error="m")
+        return super().get_context_data(
+            refund=refund,
+            qr_svg=mark_safe(qr.svg_inline(omitsize=True, title=f"QR code of {refund.number}")),  # noqa: S308 - segno's own SVG of our refund number
+            **return_instructions(refund.order.account),
+            **kwargs,
+        )

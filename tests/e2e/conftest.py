@@ -42,6 +42,16 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(autouse=True)
+def _no_stray_worker(request):
+    """A browser test that does not ask for the Celery worker runs without one. The session's
+    worker stays up after a test that used it; left running, it would deliver what this test
+    approves (to no sandbox) and move the test's refunds on behind its back."""
+    if "celery_worker" in request.fixturenames:
+        return
+    request.getfixturevalue("pipeline_worker").stop()
+
+
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(viewport={"width": 1360, "height": 900}, base_url=live_server.url)

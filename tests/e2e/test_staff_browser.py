@@ -88,7 +88,7 @@ def test_agent_filters_queue_and_opens_refund_then_dashboard(page, make_agent):
     assert page.locator("h1").inner_text() == "Refund queue"
     screenshot(page, "staff-queue")
 
-    page.locator("summary", has_text="Filters and search").click()
+    page.locator("summary", has_text="More filters").click()
     page.select_option("select[name=marketplace]", "noventiq")
     page.locator("form.filter-form button[type=submit]").click()
     page.wait_for_load_state()
@@ -161,7 +161,10 @@ def test_bulk_approve_reports_per_refund_results(page, make_agent):
         page.check(f"input.row-check[value='{refund.pk}']")
     page.select_option("#bulk-action", "approve")
     page.click("text=Apply to selected")
-    page.wait_for_load_state()
+    # The queue asks first, with the count and the total (confirm.js).
+    assert page.locator("#confirm-dialog-title").inner_text() == "Approve 3 refunds for 30.00 USD?"
+    page.click("#confirm-dialog-ok")
+    page.wait_for_selector(".messages li")
     messages = page.locator(".messages li").all_inner_texts()
     assert sorted(messages) == sorted(
         [
@@ -187,7 +190,10 @@ def test_manager_approves_above_limit_refund_in_admin(page, make_manager, settin
     page.check(f"input[name=_selected_action][value='{refund.pk}']")
     page.select_option("select[name=action]", "approve_selected")
     page.click("button[name=index]")
-    page.wait_for_load_state()
+    # Bulk approve asks first, with the count and the total.
+    assert page.locator("h1").inner_text() == "Approve 1 refund for 120.00 USD?"
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_selector("ul.messagelist")
     assert (
         f"{refund.number}: approved, now Processing" in page.locator("ul.messagelist").inner_text()
     )

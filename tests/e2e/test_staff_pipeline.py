@@ -46,9 +46,9 @@ def test_agent_approves_in_browser_and_sees_it_issued(
 
     sign_in(page, pipeline_staff.username)
     page.wait_for_url("**/staff/refunds/")
-    page.locator("summary", has_text="Filters and search").click()
-    page.fill("input[name=q]", order.external_number)
-    page.locator("form.filter-form button[type=submit]").click()
+    # The search box sits above the tabs, outside the filters panel.
+    page.fill("form.queue-search input[name=q]", order.external_number)
+    page.locator("form.queue-search button[type=submit]").click()
     page.wait_for_load_state()
     assert page.locator("a.refund-link").all_inner_texts() == [refund.number]
 

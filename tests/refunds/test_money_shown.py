@@ -93,10 +93,20 @@ def _get(client, url, **params):
 
 def test_staff_queue_and_dashboard(client, manager, odd):
     client.force_login(manager)
-    queue = assert_money_exact(_get(client, reverse("staff:refund-queue")), most_decimals=3)
+    # Every refund ("All": the default view lists only those needing a decision).
+    queue = assert_money_exact(
+        _get(client, reverse("staff:refund-queue"), view="all"), most_decimals=3
+    )
     assert sorted(queue) == sorted(["10.00 USD", "3.34 USD", "500 JPY", "500 JPY", "7.250 KWD"])
     dashboard = _get(client, reverse("staff:dashboard"))
-    assert assert_money_exact(dashboard) == ["500 JPY", "10.00 USD"]
+    # The figures, then the refund rates by marketplace (ordered, refunded per currency: KWD
+    # with three decimals, nothing refunded yet), by reason and by SKU (refunded, ordered).
+    assert assert_money_exact(dashboard, most_decimals=3) == [
+        *["500 JPY", "10.00 USD"],
+        *["1500 JPY", "500 JPY", "16.000 KWD", "0.000 KWD", "45.01 USD", "10.00 USD"],
+        *["500 JPY", "1500 JPY", "10.00 USD", "45.01 USD"],
+        *["500 JPY", "1500 JPY", "10.00 USD", "30.00 USD"],
+    ]
     assert '"data": ["500", "10.00"]' in dashboard  # the chart's figures
 
 
@@ -109,7 +119,10 @@ def test_staff_refund_detail(client, manager, odd):
         "45.01 USD",  # order total
         "31.67 USD",  # still refundable
         "45.01 USD",  # the payment
+        "3.34 USD",  # the timeline: the customer asked for a refund of 3.34 USD
+        "3.34 USD",  # the question the approve shortcut asks
         "3.34 USD",  # the approve button
+        "3.34 USD",  # the question Deny asks
     ]
     # Refund lines, then per order line: paid, units, refundable (20.00 = 2 of 3 × 10.00 left).
     cells = re.findall(r'<td class="num">([^<]*)</td>', usd)
@@ -127,7 +140,7 @@ def test_staff_refund_detail(client, manager, odd):
         "1500 JPY",
         "500 JPY",
         "1500 JPY",
-        "500 JPY",
+        *["500 JPY"] * 4,  # timeline, approve shortcut's question, approve button, deny's question
     ]
     kwd = _get(client, reverse("staff:refund-detail", args=[odd["kwd_requested"].pk]))
     assert "7.250 KWD" in assert_money_exact(kwd, most_decimals=3)
@@ -193,22 +206,21 @@ def test_admin_refunds_and_orders(client, manager, odd):
         ["10.00 USD", "3.34 USD", "500 JPY", "500 JPY", "7.250 KWD"]
     )
     change = _get(client, reverse("admin:refunds_refund_change", args=[odd["jpy_requested"].pk]))
-    # Lines, shipping, additional charges, total; then the refund line.
+    # The decision panel (approve button, deny's question), then lines, shipping, additional
+    # charges, total; the refund line; the request's sentence in the events.
     assert assert_money_exact(change, most_decimals=None) == [
-        "500 JPY",
-        "0 JPY",
-        "0 JPY",
+        *["500 JPY", "500 JPY"],
+        *["500 JPY", "0 JPY", "0 JPY", "500 JPY"],
         "500 JPY",
         "500 JPY",
     ]
     change = _get(client, reverse("admin:refunds_refund_change", args=[odd["usd_requested"].pk]))
     assert assert_money_exact(change, most_decimals=None) == [
-        "3.34 USD",
-        "0.00 USD",
-        "0.00 USD",
-        "3.34 USD",
+        *["3.34 USD", "3.34 USD"],
+        *["3.34 USD", "0.00 USD", "0.00 USD", "3.34 USD"],
         "0.01 USD",
         "3.33 USD",
+        "3.34 USD",
     ]
     orders = _get(client, reverse("admin:orders_order_changelist"))
     assert sorted(assert_money_exact(orders, most_decimals=None)) == [
@@ -228,6 +240,7 @@ def test_admin_refunds_and_orders(client, manager, odd):
         "500 JPY",
         "0 JPY",
         "0 JPY",
+        "1500 JPY",  # the payment's caption row ("card 1500 JPY")
         "1500 JPY",
     ]
     deny = client.post(
@@ -235,7 +248,8 @@ def test_admin_refunds_and_orders(client, manager, odd):
         {"action": "deny_selected", "_selected_action": [odd["jpy_requested"].pk]},
     )
     assert deny.status_code == 200
-    assert assert_money_exact(deny.content.decode(), most_decimals=None) == ["500 JPY"]
+    # The question with the total ("Deny 1 refund for 500 JPY?"), then the refund's row.
+    assert assert_money_exact(deny.content.decode(), most_decimals=None) == ["500 JPY", "500 JPY"]
 
 
 def test_portal_pages(client, customer_user, odd):
@@ -273,9 +287,14 @@ def test_portal_pages(client, customer_user, odd):
         "500 JPY",
     ]
     refund = _get(client, reverse("portal:refund-detail", args=[odd["jpy_requested"].pk]))
-    assert assert_money_exact(refund, most_decimals=0) == ["500 JPY", "500 JPY"]
+    # The steps (requested, to be refunded), the amount, the line, the cancel question.
+    assert assert_money_exact(refund, most_decimals=0) == ["500 JPY"] * 5
     refund = _get(client, reverse("portal:refund-detail", args=[odd["usd_requested"].pk]))
-    assert assert_money_exact(refund) == ["3.34 USD", "0.01 USD", "3.33 USD"]
+    assert assert_money_exact(refund) == [
+        *["3.34 USD", "3.34 USD", "3.34 USD"],
+        *["0.01 USD", "3.33 USD"],
+        "3.34 USD",
+    ]
     form = _get(client, reverse("portal:refund-request", args=[odd["jpy"].pk]))
     assert "Up to 1 of 3" in form
     assert_money_exact(form, most_decimals=0)
@@ -289,8 +308,8 @@ def test_status_emails(odd, customer_user, django_capture_on_commit_callbacks):
     notifications.status_changed(odd["kwd_requested"].pk, "REQUESTED", "WAITING")
     assert [m.subject for m in mail.outbox] == [
         f"Refund {jpy.number}: Requested",
-        f"Refund {odd['usd_requested'].number}: Waiting for return",
-        f"Refund {odd['kwd_requested'].number}: Waiting for return",
+        f"Refund {odd['usd_requested'].number}: Approved — send the goods back",
+        f"Refund {odd['kwd_requested'].number}: Approved — send the goods back",
     ]
     found = [assert_money_exact(m.body, most_decimals=3) for m in mail.outbox]
     assert found == [

@@ -1,5 +1,6 @@
-"""The refund queue: tabs per status, filters, sorting, paging, and approving or denying many
-refunds at once."""
+"""The refund queue: views of the work (needs a decision, awaiting a manager, assigned to me,
+overdue, all), tabs per status counted under the same search and filters, a due time per row,
+sorting, paging, and approving or denying many refunds at once."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from ... import rules, services
+from ...due import due_for
 from ...errors import RefundError
-from ...filters import RefundQueueFilter
+from ...filters import VIEW_ALL, VIEW_CHOICES, VIEW_DECISION, RefundQueueFilter
 from ...forms import BulkActionForm
 from ...models import Refund
 from ...selectors import refund_queue_queryset, refund_status_counts
@@ -30,23 +32,54 @@ SORT_COLUMNS = {
 }
 
 
+# The tab counts and the page's count follow every filter but these: the status tabs themselves
+# (status, attention), and what only orders or pages the list.
+TAB_PARAMS = ("status", "attention")
+NOT_FILTERS = ("sort", "page", "per_page", "page_size")
+
+
+def effective_view(params) -> str:
+    """The view asked for; without one, "Needs a decision" on the bare queue, and "All" once a
+    search or filter is given without a view (a link from the Orders page or the dashboard
+    lists every refund it counted, as before views existed)."""
+    view = params.get("view", "")
+    if view in dict(VIEW_CHOICES):
+        return view
+    if any(params.get(key) for key in params if key not in NOT_FILTERS):
+        return VIEW_ALL
+    return VIEW_DECISION
+
+
 def _known_count(filterset, counts: dict[str, int]) -> int | None:
-    """The number of refunds the page lists, when the tab counts already tell it (no filter, or
-    only statuses, or only "needs attention"); None when the page has to count."""
-    if not filterset.is_bound or not filterset.is_valid():
-        return counts["all"] if not filterset.is_bound else None
-    active = {
-        name
-        for name, value in filterset.form.cleaned_data.items()
-        if name != "sort" and value not in (None, "", [], False)
-    }
-    if not active:
-        return counts["all"]
-    if active == {"status"}:
-        return sum(counts[s] for s in set(filterset.form.cleaned_data["status"]))
-    if active == {"attention"}:
+    """The number of refunds the page lists, when the tab counts already tell it (they count
+    under every filter but the status tabs); None when the page has to count."""
+    if not filterset.is_valid():
+        return None
+    data = filterset.form.cleaned_data
+    statuses = set(data.get("status") or [])
+    attention = bool(data.get("attention"))
+    if statuses and attention:
+        return None
+    if attention:
         return counts["attention"]
-    return None
+    if statuses:
+        return sum(counts[s] for s in statuses)
+    return counts["all"]
+
+
+def _narrows(filterset) -> bool:
+    """Whether the filters (view included) leave out any refund."""
+    if not filterset.is_valid():
+        return True
+    return any(
+        value not in (None, "", [], False) and not (name == "view" and value == VIEW_ALL)
+        for name, value in filterset.form.cleaned_data.items()
+        if name != "sort"
+    )
+
+
+def _due(refund: Refund, now):
+    return due_for(refund.status, refund.status_since, now)
 
 
 class RefundQueueView(StaffPermissionMixin, TemplateView):
@@ -54,10 +87,19 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         request = self.request
-        filterset = RefundQueueFilter(
-            request.GET or None, queryset=refund_queue_queryset(), request=request
+        view = effective_view(request.GET)
+        data = request.GET.copy()
+        data["view"] = view
+        filterset = RefundQueueFilter(data, queryset=refund_queue_queryset(), request=request)
+        queryset = filterset.qs
+        # The same filters but the status tabs, on the bare table: what each tab would list.
+        tab_data = data.copy()
+        for key in TAB_PARAMS:
+            tab_data.pop(key, None)
+        tab_filterset = RefundQueueFilter(tab_data, queryset=Refund.objects.all(), request=request)
+        counts = refund_status_counts(
+            tab_filterset.qs if _narrows(tab_filterset) else None  # None: the indexes' counts
         )
-        queryset = filterset.qs if filterset.is_bound else filterset.queryset
         try:
             per_page = int(
                 request.GET.get("per_page") or request.GET.get("page_size") or DEFAULT_PAGE_SIZE
@@ -66,7 +108,6 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
             per_page = DEFAULT_PAGE_SIZE
         if per_page not in PAGE_SIZES:
             per_page = DEFAULT_PAGE_SIZE
-        counts = refund_status_counts()
         paginator = Paginator(queryset, per_page)
         known = _known_count(filterset, counts)
         if known is not None:
@@ -98,10 +139,30 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
             }
             for s in RefundStatus
         ]
-        keep = request.GET.copy()
-        for key in ("page", "status", "attention"):
+        # Status tabs stay in the view and keep the search and filters.
+        keep = data.copy()
+        for key in ("page", *TAB_PARAMS):
             keep.pop(key, None)
         keep_query = keep.urlencode()
+        # Views keep the search and filters; each starts on its "All" tab.
+        views_keep = keep.copy()
+        views_keep.pop("view", None)
+        views = [
+            {
+                "value": value,
+                "label": label,
+                "query": "&".join(filter(None, [f"view={value}", views_keep.urlencode()])),
+                "active": value == view,
+            }
+            for value, label in VIEW_CHOICES
+        ]
+        # The search box above the tabs sends the other filters along as they are.
+        search_keep = [
+            (key, value)
+            for key, values in request.GET.lists()
+            if key not in ("q", "page")
+            for value in values
+        ]
         paging = request.GET.copy()
         paging.pop("page", None)
         sorting = request.GET.copy()
@@ -126,6 +187,7 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
                 {
                     "refund": refund,
                     "is_open": refund.status not in FINAL_STATUSES,
+                    "due": _due(refund, now),
                     "age_tone": (
                         "closed"
                         if refund.status in FINAL_STATUSES
@@ -137,21 +199,31 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
                     ),
                 }
             )
+        export = request.GET.copy()
+        export["view"] = view
         context = super().get_context_data(**kwargs)
         context.update(
             filterset=filterset,
+            search_field=filterset.form["q"],
+            panel_fields=[f for f in filterset.form if f.name not in ("q", "view")],
             page=page,
             rows=rows,
             tabs=tabs,
+            views=views,
+            view=view,
+            view_label=dict(VIEW_CHOICES)[view],
+            explicit_view=view if request.GET.get("view") == view else "",
             keep_query=keep_query,
+            search_keep=search_keep,
             paging_query=paging.urlencode(),
             per_page=per_page,
             page_sizes=PAGE_SIZES,
-            export_query=request.GET.urlencode(),
+            export_query=export.urlencode(),
             can_approve=rules.staff_may(request.user, Action.APPROVE),
             can_deny=rules.staff_may(request.user, Action.DENY),
             current_url=request.get_full_path(),
             sort_links=sort_links,
+            is_filtered=any(request.GET.get(key) for key in request.GET if key not in NOT_FILTERS),
         )
         return context
 

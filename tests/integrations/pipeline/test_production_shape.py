@@ -122,7 +122,8 @@ class Web(Process):
                 pytest.fail(f"gunicorn on {self.port} exited:\n{self.log()[-4000:]}")
             try:
                 return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Not up yet, or up and still importing on a busy machine: ask again.
                 return False
 
         wait_until(answers, timeout=30, message=f"gunicorn on {self.port} to answer")

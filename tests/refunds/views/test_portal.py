@@ -211,10 +211,14 @@ def test_cancel_and_timeline(
     assert refund.status == "CANCELLED"
     assert [m.subject for m in mail.outbox] == [f"Refund {refund.number}: Cancelled"]
     body = alice_client.get(f"/portal/refunds/{refund.pk}/").content.decode()
-    assert re.findall(r"<strong>(\w+)</strong> · ([\w ]+)</li>", body) == [
-        ("REQUESTED", "You"),
-        ("CANCELLED", "You"),
+    assert re.findall(
+        r'<li class="step step-(\w+)">\s*<span class="step-label">([^<]+)<', body
+    ) == [
+        ("done", "Requested"),
+        ("done", "Cancelled"),
     ]
+    assert '<span id="refund-status" data-status="CANCELLED">Cancelled</span>' in body
+    assert "hx-get" not in body  # final: the page stops asking
     assert "Cancel this refund" not in body
     again = alice_client.post(f"/portal/refunds/{refund.pk}/cancel/", follow=True)
     assert "Cannot cancel a refund that is cancelled" in again.content.decode()
@@ -419,12 +423,85 @@ def test_portal_shows_roles_not_the_staff_member_who_acted(
     mine = _request(order, customer_user)
     body = alice_client.get(f"/portal/refunds/{refund.pk}/").content.decode()
     assert re.search(r'id="refund-requester">([^<]+)<', body).group(1) == "Our support team"
-    assert re.findall(r"<strong>(\w+)</strong> · ([\w ]+)</li>", body) == [
-        ("REQUESTED", "Our support team"),
-        ("PROCESSING", "Our support team"),
+    assert re.findall(r'<span class="step-label">([^<]+)<', body) == [
+        "Requested",
+        "Approved",
+        "Refund issued",
     ]
     assert "agent1@example.com" not in body
     assert "boss@example.com" not in body
     own = alice_client.get(f"/portal/refunds/{mine.pk}/").content.decode()
     assert re.search(r'id="refund-requester">([^<]+)<', own).group(1) == "You"
-    assert re.findall(r"<strong>(\w+)</strong> · ([\w ]+)</li>", own) == [("REQUESTED", "You")]
+    assert "boss@example.com" not in own
+
+
+def test_progress_follows_the_refund_and_asks_for_a_refresh_when_the_status_moves(
+    alice_client, client, order, customer_user, agent
+):
+    refund = _request(order, customer_user)
+    page = alice_client.get(f"/portal/refunds/{refund.pk}/").content.decode()
+    url = f"/portal/refunds/{refund.pk}/progress/"
+    assert f'hx-get="{url}?status=REQUESTED"' in page
+    assert 'aria-current="step"' in page
+    same = alice_client.get(url, {"status": "REQUESTED"})
+    assert same.status_code == 200
+    assert "HX-Refresh" not in same
+    assert same["Cache-Control"] == "no-store"
+    assert ">Requested</span>" in same.content.decode()
+    refund_approve(actor=agent, refund=refund)
+    moved = alice_client.get(url, {"status": "REQUESTED"})
+    assert moved["HX-Refresh"] == "true"  # the ship form appears: the page is drawn again
+    assert "Approved — send the goods back" in moved.content.decode()
+    # Another customer, or nobody, cannot read it.
+    bob = factories.UserFactory(username="bob@example.com")
+    client.force_login(bob)
+    assert client.get(url).status_code == 404
+
+
+def test_the_nav_marks_the_current_page(alice_client, order, customer_user):
+    refund = _request(order, customer_user)
+    pages = {
+        "/portal/orders/": "My orders",
+        f"/portal/orders/{order.pk}/": "My orders",
+        "/portal/refunds/": "My refunds",
+        f"/portal/refunds/{refund.pk}/": "My refunds",
+        "/portal/": None,
+    }
+    for url, current in pages.items():
+        body = alice_client.get(url).content.decode()
+        marked = re.findall(r'<a href="[^"]+" aria-current="page">([^<]+)</a>', body)
+        assert marked == ([current] if current else []), url
+
+
+def test_return_slip_with_a_qr_code_while_the_goods_go_back(
+    alice_client, client, order, customer_user, agent
+):
+    refund = _request(order, customer_user)
+    url = f"/portal/refunds/{refund.pk}/return-slip/"
+    assert alice_client.get(url).status_code == 404  # not approved yet: nothing to send
+    refund_approve(actor=agent, refund=refund)
+    page = alice_client.get(f"/portal/refunds/{refund.pk}/").content.decode()
+    assert f'href="{url}"' in page
+    assert "Pack the items securely with this slip inside the parcel" in page
+    slip = alice_client.get(url)
+    assert slip.status_code == 200
+    body = slip.content.decode()
+    assert f"<title>QR code of {refund.number}</title>" in body
+    assert 'viewBox="0 0' in body  # drawn by segno, scales to the size printed
+    assert f'<p class="slip-number">{refund.number}</p>' in body
+    line = refund.lines.get()
+    assert f'<td>{line.order_line.sku}</td><td class="num">{line.quantity}</td>' in body
+    bob = factories.UserFactory(username="bob@example.com")
+    client.force_login(bob)
+    assert client.get(url).status_code == 404
+    refund_only = refund_approve(
+        actor=agent,
+        refund=refund_request(
+            actor=customer_user,
+            order=order,
+            reason_code="damaged",
+            refund_only=True,
+            lines=[LineChoice(order_line_id=order.lines.order_by("id")[1].pk, quantity=1)],
+        ),
+    )
+    assert alice_client.get(f"/portal/refunds/{refund_only.pk}/return-slip/").status_code == 404

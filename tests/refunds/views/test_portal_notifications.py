@@ -26,7 +26,7 @@ def test_waiting_mail_asks_for_tracking_and_lists_items(
         refund_approve(actor=agent, refund=refund)
     [message] = mail.outbox
     assert message.to == ["alice@example.com"]
-    assert message.subject == f"Refund {refund.number}: Waiting for return"
+    assert message.subject == f"Refund {refund.number}: Approved — send the goods back"
     sku = order.lines.first().sku
     assert f"  - Product ({sku}) x 1: 10.00 USD" in message.body
     assert (
