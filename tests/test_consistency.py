@@ -154,6 +154,8 @@ def test_staff_pages_read_consistently(client, manager, refund, order):
         (reverse("staff:order-list"), "get", None),
         (reverse("staff:order-list") + "?q=alice", "get", None),
         (reverse("staff:dashboard"), "get", None),
+        (reverse("staff:refund-queue"), "get", None),
+        (reverse("staff:refund-queue") + "?view=all&q=alice&total_min=x", "get", None),
     ]
     _check_all(client, pages)
 
