@@ -125,3 +125,19 @@ def test_seed_demo_loads_the_orders_into_the_sandbox(settings):
         server.shutdown()
         hub.stop()
         server.server_close()
+
+
+def test_seed_demo_history_is_dated_from_each_refund(settings):
+    """The demo's refunds are history: their events follow their own request date, not the
+    moment of seeding, so waiting times and due-by marks read as they would in a real desk."""
+    from django.db.models import F, Min
+
+    _seed(settings, "http://127.0.0.1:9")
+    refunds = Refund.objects.annotate(first_event=Min("events__created_at"))
+    assert refunds.exists()
+    assert not refunds.exclude(first_event=F("created_at")).exists()
+    issued = Refund.objects.filter(status=RefundStatus.ISSUED)
+    assert issued.exists()
+    for refund in issued:
+        assert refund.issued_at == refund.events.order_by("-id").first().created_at
+        assert refund.issued_at >= refund.created_at

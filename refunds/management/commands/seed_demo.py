@@ -30,7 +30,7 @@ from refunds import notifications
 from refunds.calculator import LineChoice
 from refunds.delivery.models import OutboundAction
 from refunds.delivery.outbox import action_record_past_delivery
-from refunds.models import Refund
+from refunds.models import Refund, RefundEvent
 from refunds.services import (
     Received,
     refund_apply_marketplace_result,
@@ -240,7 +240,7 @@ class Command(BaseCommand):
                 refund = self._refund(orders[index], index, scenario, refund_only, users, account)
                 # Demo refunds are history: dated after their order, nothing left to send.
                 when = orders[index].placed_at + dt.timedelta(days=1 + index % 3, hours=index)
-                Refund.objects.filter(pk=refund.pk).update(created_at=min(when, timezone.now()))
+                _backdate(refund, when)
                 made += 1
         return made
 
@@ -377,6 +377,26 @@ EXPLANATIONS = [
     "",
     "I received a different model.",
 ]
+
+
+def _backdate(refund: Refund, when: dt.datetime) -> None:
+    """Date a demo refund's history from `when`: its events half a day apart (so the queue's
+    waiting times and due-by marks read as they would for real history, not as all made a moment
+    ago), its issue date with its last event. Seed data only: the audit trail is otherwise never
+    rewritten (RefundEvent.save refuses)."""
+    now = timezone.now()
+    step = dt.timedelta(hours=12)
+    events = list(
+        RefundEvent.objects.filter(refund=refund).order_by("id").values_list("pk", flat=True)
+    )
+    last = min(when, now)
+    for number, pk in enumerate(events):
+        last = min(when + step * number, now)
+        RefundEvent.objects.filter(pk=pk).update(created_at=last)
+    changes: dict = {"created_at": min(when, now)}
+    if refund.issued_at is not None:
+        changes["issued_at"] = last
+    Refund.objects.filter(pk=refund.pk).update(**changes)
 
 
 def _create_action(refund: Refund) -> int:
