@@ -47,6 +47,64 @@ class MarketplaceAccount(models.Model):
         return self.name
 
 
+def _default_reasons_needing_explanation() -> list[str]:
+    return ["other"]
+
+
+def _default_reasons_needing_photo() -> list[str]:
+    return ["damaged"]
+
+
+class ReturnPolicy(models.Model):
+    """What a marketplace account's customers may return and how (refunds/policy.py applies it).
+    Reasons are refund reason codes (refunds.models.ReasonCode); this app does not import them."""
+
+    account = models.OneToOneField(
+        MarketplaceAccount, on_delete=models.CASCADE, related_name="return_policy"
+    )
+    window_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="Return window (days)",
+        help_text="Days after delivery (or fulfilment, when there is no delivery date) in which "
+        "items can be returned. Empty means no time limit.",
+    )
+    non_returnable_skus = models.TextField(
+        blank=True,
+        verbose_name="SKUs that cannot be returned",
+        help_text="One SKU per line (final sale items).",
+    )
+    non_returnable_categories = models.TextField(
+        blank=True,
+        verbose_name="Categories that cannot be returned",
+        help_text="One category per line, as the marketplace names it (such as Underwear).",
+    )
+    reasons_needing_explanation = models.JSONField(
+        default=_default_reasons_needing_explanation,
+        blank=True,
+        verbose_name="Reasons that need an explanation",
+    )
+    reasons_needing_photo = models.JSONField(
+        default=_default_reasons_needing_photo,
+        blank=True,
+        verbose_name="Reasons that need a photo",
+    )
+    return_address = models.TextField(
+        blank=True, help_text="Where customers send the goods back, as it goes on the parcel."
+    )
+    return_instructions = models.TextField(
+        blank=True,
+        help_text="How to pack and send a return; empty shows the portal's general instructions.",
+    )
+
+    class Meta:
+        verbose_name = "return policy"
+        verbose_name_plural = "return policies"
+
+    def __str__(self) -> str:
+        return f"Return policy of {self.account}"
+
+
 class Customer(models.Model):
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=200, blank=True)
@@ -83,6 +141,10 @@ class Order(models.Model):
     currency = models.CharField(max_length=3, default="USD")
     placed_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
+    # When the marketplace reports them: the return window counts from delivery, else from
+    # fulfilment (refunds/policy.py).
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
     items_total = models.DecimalField(**MONEY, default=Decimal("0.00"))
     shipping_total = models.DecimalField(**MONEY, default=Decimal("0.00"))
     tip_total = models.DecimalField(**MONEY, default=Decimal("0.00"))
@@ -123,6 +185,8 @@ class OrderLine(models.Model):
     external_id = models.CharField(max_length=120)
     sku = models.CharField(max_length=100)
     name = models.CharField(max_length=250)
+    # The product's category as the marketplace names it (a return policy can exclude one).
+    category = models.CharField(max_length=120, blank=True)
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(**MONEY)
     discount = models.DecimalField(**MONEY, default=Decimal("0.00"))

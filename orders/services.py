@@ -12,9 +12,12 @@ Import format (one object, or a list of them, in `import_orders FILE.json`)::
       "currency": "USD",
       "placed_at": "2026-11-01T10:00:00+00:00",
       "paid_at": "2026-11-01T10:01:00+00:00",  # optional
+      "fulfilled_at": "2026-11-02T09:00:00+00:00",  # optional; absent keeps what is stored
+      "delivered_at": "2026-11-04T15:30:00+00:00",  # optional; absent keeps what is stored
       "shipping_total": "5.00", "tip_total": "0.00", "additional_total": "0.00",
       "grand_total": "45.00",                  # optional; checked against the parts when given
       "lines": [{"external_id": "L1", "sku": "SKU-1", "name": "Mug", "quantity": 2,
+                 "category": "Kitchen",              # optional
                  "unit_price": "20.00", "discount": "0.00", "tax": "0.00",
                  "fulfilled_quantity": 0, "cancelled_quantity": 0}],
       "payments": [{"external_id": "P1", "method": "card", "amount": "45.00"}]
@@ -177,6 +180,10 @@ def order_upsert(*, data: dict) -> Order:
                 line.get("cancelled_quantity", 0), f"lines[{i}].cancelled_quantity"
             ),
         }
+        if "category" in line:  # absent keeps what is stored, like the order's dates
+            values["category"] = _text(
+                line, "category", f"lines[{i}].category", max_length=120, required=False
+            )
         if values["fulfilled_quantity"] > quantity or values["cancelled_quantity"] > quantity:
             raise OrderError(
                 f"lines[{i}]: fulfilled and cancelled quantities cannot exceed {quantity}",
@@ -265,6 +272,10 @@ def order_upsert(*, data: dict) -> Order:
         "additional_total": additional,
         "grand_total": grand_total,
     }
+    # A platform that does not report these dates (or an older export) leaves them as they are.
+    for key in ("fulfilled_at", "delivered_at"):
+        if key in data:
+            order_values[key] = _when(data[key], key, required=False)
     if order is None:
         order = Order.objects.create(account=account, external_number=number, **order_values)
     else:

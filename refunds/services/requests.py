@@ -12,13 +12,21 @@ from django.db.models import prefetch_related_objects
 from integrations.registry import UnknownAdapter, adapter_class
 from orders.models import Order
 
-from ..calculator import LineChoice, propose_refund, unpaid_order_error
+from .. import policy
+from ..calculator import LineChoice, Proposal, propose_refund, unpaid_order_error
 from ..errors import RefundError
+from ..evidence import PreparedImage
 from ..models import ReasonCode, Refund, RefundLine, RefundSource, RequesterRole
 from ..rules import decide_role
 from ..selectors import order_is_paid
 from ..states import LARGE_REFUND_PERMISSION, Action, RefundStatus, Role
 from ._common import allow, clean_text, load_permissions, lock_order, record
+from .evidence import (
+    files_kept_on_success,
+    photo_required_error,
+    reason_needs_photo,
+    store_evidence,
+)
 
 
 def refund_request(
@@ -37,17 +45,27 @@ def refund_request(
     covers_cancellation: bool = False,
     requester_name: str = "",
     note: str = "",
+    photos: Sequence[PreparedImage] = (),
+    policy_override_note: str = "",
 ) -> Refund:
     """Open a refund. Customers may only do so for their own orders; only a paid order can be
     refunded; a person cannot ask for what the order's marketplace can never do (its adapter's
-    Capabilities); the amount is proposed by the calculator (or checked against it when given)."""
+    Capabilities); the amount is proposed by the calculator (or checked against it when given).
+
+    The account's return policy (refunds/policy.py): a customer cannot ask for lines it does not
+    let them return, and gives an explanation where the reason needs one; staff may refund such
+    lines with `policy_override_note` saying why, recorded on the request's event; a refund a
+    marketplace reports is recorded as it is."""
     if reason_code not in ReasonCode.values:
         raise RefundError(
             f"Choose a reason from the list ({', '.join(ReasonCode.values)})", field="reason_code"
         )
     explanation = clean_text(customer_explanation, "customer_explanation", max_length=2000)
+    override_note = clean_text(policy_override_note, "policy_override_note", max_length=2000)
     load_permissions(actor)
-    with transaction.atomic():
+    # Photos (checked and re-encoded by refunds.evidence) are stored with the refund, and their
+    # files deleted again when it is refused.
+    with files_kept_on_success() as saved, transaction.atomic():
         order = lock_order(order.pk)
         role = allow(decide_role(actor, Action.REQUEST, order))
         if external_id:
@@ -55,6 +73,8 @@ def refund_request(
             if existing is not None:
                 return existing
         _refuse_unpaid(order)
+        if role is Role.CUSTOMER and not photos and reason_needs_photo(order.account, reason_code):
+            raise photo_required_error(ReasonCode(reason_code).label)
         if role is not Role.SYSTEM:
             # A refund a marketplace reports is one it made (or, for a cancellation, whole units
             # it asks for): it is recorded as it is.
@@ -72,6 +92,16 @@ def refund_request(
             additional_amount=additional_amount,
             amount=amount,
         )
+        overridden = {} if role is Role.SYSTEM else _policy_breaches(order, proposal, role, lines)
+        if role is Role.CUSTOMER:
+            policy.check_explanation(order.account, reason_code, explanation)
+        if overridden and not override_note:
+            raise RefundError(
+                f"{' '.join(overridden.values())} To refund it anyway, say why you override "
+                "the return policy",
+                field="policy_override_note",
+                code="policy",
+            )
         source = {
             Role.CUSTOMER: RefundSource.PORTAL,
             Role.STAFF: RefundSource.STAFF,
@@ -117,10 +147,44 @@ def refund_request(
                 "shipping": str(refund.shipping_amount),
                 "additional": str(refund.additional_amount),
                 "refund_only": refund_only,
+                **(
+                    {"policy_override": {"note": override_note, "lines": overridden}}
+                    if overridden
+                    else {}
+                ),
             },
             note=note,
         )
+        if photos:
+            store_evidence(refund, photos, actor=actor, via=via, saved=saved)
     return refund
+
+
+def _policy_breaches(
+    order: Order, proposal: Proposal, role: Role, lines: Sequence[LineChoice]
+) -> dict[str, str]:
+    """The proposed lines the return policy does not let the customer return, as {sku: "<item>:
+    <why not>"}. A customer's request stops at the first one (naming its line's field); staff's
+    come back to be overridden."""
+    ids = [p.order_line_id for p in proposal.lines]
+    by_id = {line.pk: line for line in order.lines.filter(pk__in=ids)}
+    found = policy.breaches(policy.order_eligibility(order, lines=by_id.values()), ids)
+    if not found:
+        return {}
+    described = {
+        b.order_line_id: f"{by_id[b.order_line_id].name} ({by_id[b.order_line_id].sku}): {b.reason}"
+        for b in found
+    }
+    if role is Role.CUSTOMER:
+        first = found[0].order_line_id
+        raise RefundError(
+            described[first],
+            # A line the customer chose is named by its form field; an amount spread over the
+            # lines by the amount's.
+            field=f"line_{first}" if lines else "amount",
+            code="policy",
+        )
+    return {by_id[pk].sku: text for pk, text in described.items()}
 
 
 def _requester_role(actor, role: Role) -> str:

@@ -329,3 +329,29 @@ def test_reimport_with_another_customer_in_a_file_imports_nothing(account, agent
         "customer's e-mail in the file. Nothing was imported."
     )
     assert _state() == before
+
+
+def test_delivery_and_fulfilment_dates_and_line_categories_are_kept_when_not_sent(account):
+    data = copy.deepcopy(ORDER)
+    data["fulfilled_at"] = "2026-11-02T09:00:00+00:00"
+    data["delivered_at"] = "2026-11-04T15:30:00+01:00"
+    data["lines"][0]["category"] = "Kitchen"
+    order = order_upsert(data=data)
+    assert order.fulfilled_at.isoformat() == "2026-11-02T09:00:00+00:00"
+    assert order.delivered_at.isoformat() == "2026-11-04T15:30:00+01:00"
+    assert order.lines.get(external_id="L1").category == "Kitchen"
+    assert order.lines.get(external_id="L2").category == ""
+
+    order = order_upsert(data=copy.deepcopy(ORDER))  # a platform that reports neither
+    order.refresh_from_db()
+    assert order.delivered_at is not None
+    assert order.fulfilled_at is not None
+    assert order.lines.get(external_id="L1").category == "Kitchen"
+
+    data = copy.deepcopy(ORDER)
+    data["delivered_at"] = None
+    assert order_upsert(data=data).delivered_at is None
+
+    data["delivered_at"] = "yesterday"
+    with pytest.raises(OrderError, match="delivered_at: 'yesterday' is not an ISO-8601"):
+        order_upsert(data=data)

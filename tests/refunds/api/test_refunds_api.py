@@ -75,7 +75,13 @@ def test_create_partial_refund_by_lines_returns_seed_fields(
 def test_create_by_amount_spreads_over_lines(order, customer_user):
     response = client_for(customer_user).post(
         "/api/v2/refunds",
-        {"orderId": order.pk, "reason": "other", "amount": "15.50", "refundOnly": True},
+        {
+            "orderId": order.pk,
+            "reason": "other",
+            "explanation": "Half of it was missing",
+            "amount": "15.50",
+            "refundOnly": True,
+        },
         format="json",
     )
     assert response.status_code == 201, response.content
