@@ -361,7 +361,7 @@ class MarketplaceAccountAdmin(admin.ModelAdmin):
     )
     search_fields = ("name",)
     search_help_text = "Part of the account's name."
-    readonly_fields = ("credentials_masked", "webhook_secret_masked", "added")
+    readonly_fields = ("credentials_masked", "webhook_secret_masked", "added", "return_policy_link")
     fieldsets = (
         (
             None,
@@ -387,8 +387,23 @@ class MarketplaceAccountAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Returns", {"fields": ("return_policy_link",)}),
         (None, {"fields": ("added",)}),
     )
+
+    @admin.display(description="Return policy")
+    def return_policy_link(self, obj):
+        # The policy's own page (registered by the refunds app, whose reasons it lists).
+        if obj is None or obj.pk is None:
+            return "Save the account first, then add its return policy."
+        policy = getattr(obj, "return_policy", None)
+        if policy is None:
+            url = reverse("admin:orders_returnpolicy_add") + f"?account={obj.pk}"
+            return format_html('<a href="{}">Add a return policy</a>', url)
+        days = policy.window_days
+        summary = f"returns within {days} days" if days is not None else "no time limit"
+        url = reverse("admin:orders_returnpolicy_change", args=[policy.pk])
+        return format_html('<a href="{}">Change the return policy</a> ({})', url, summary)
 
     @admin.display(description="Marketplace", ordering="adapter_key")
     def marketplace(self, obj):

@@ -24,6 +24,7 @@ from integrations.registry import ADAPTERS
 from orders.money import format_money
 from refunds.delivery.models import OutboundAction
 
+from . import policy_admin as _policy_admin  # noqa: F401 (registers the return policies)
 from . import rules, services
 from .delivery import admin as _delivery_admin  # noqa: F401 (registers the outbox and webhook pages)
 from .errors import RefundError

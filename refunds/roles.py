@@ -19,6 +19,7 @@ AGENT = [
     "view_paymentline",
     "view_customer",
     "view_marketplaceaccount",
+    "view_returnpolicy",
     "view_outboundaction",
     "view_webhookevent",
 ]
@@ -30,6 +31,8 @@ MANAGER = [
     "change_order",
     "change_marketplaceaccount",
     "add_marketplaceaccount",
+    "change_returnpolicy",
+    "add_returnpolicy",
     "change_customer",
 ]
 GROUPS = {"Customer": [], "Refund agent": AGENT, "Refund manager": MANAGER}

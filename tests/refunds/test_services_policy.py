@@ -48,7 +48,7 @@ def test_a_customer_request_outside_the_window_is_refused_and_writes_nothing(
         refund_request(
             actor=customer_user,
             order=closed_order,
-            reason_code="damaged",
+            reason_code="defective",
             refund_only=False,
             lines=[LineChoice(order_line_id=line.pk, quantity=1)],
         )
@@ -74,7 +74,7 @@ def test_a_customer_request_for_a_final_sale_line_inside_the_window_is_refused(
         refund_request(
             actor=customer_user,
             order=order,
-            reason_code="damaged",
+            reason_code="defective",
             refund_only=False,
             lines=[
                 LineChoice(order_line_id=first.pk, quantity=1),
@@ -88,7 +88,7 @@ def test_a_customer_request_for_a_final_sale_line_inside_the_window_is_refused(
     refund = refund_request(
         actor=customer_user,
         order=order,
-        reason_code="damaged",
+        reason_code="defective",
         refund_only=False,
         lines=[LineChoice(order_line_id=first.pk, quantity=1)],
     )
@@ -100,7 +100,7 @@ def test_a_customer_amount_spread_over_an_ineligible_line_is_refused(closed_orde
         refund_request(
             actor=customer_user,
             order=closed_order,
-            reason_code="damaged",
+            reason_code="defective",
             refund_only=True,
             amount="10.00",
         )
