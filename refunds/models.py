@@ -1,9 +1,11 @@
-"""Refunds, their lines and their append-only audit trail."""
+"""Refunds, their lines, their evidence photos and their append-only audit trail."""
 
+import secrets
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import storages
 from django.db import models
 from django.db.models import F, Q
 
@@ -255,6 +257,51 @@ class RefundEvent(models.Model):
         if self.actor_id is None:
             return THE_MARKETPLACE
         return YOU if self.actor_id == customer_user_id else SUPPORT_TEAM
+
+
+def evidence_storage():
+    """The storage of evidence photos (STORAGES["evidence"]): private, never under a public URL;
+    refunds/views/evidence.py serves each file to those who may see its refund."""
+    return storages["evidence"]
+
+
+def evidence_upload_to(instance: "RefundEvidence", filename: str) -> str:
+    """A random path that says nothing about the refund, the customer or the file's own name
+    (kept apart as `original_name`, for display); the extension is the one we encoded."""
+    extension = ".png" if filename.lower().endswith(".png") else ".jpg"
+    return f"evidence/{secrets.token_urlsafe(24)}{extension}"
+
+
+class RefundEvidence(models.Model):
+    """A photo a customer (or staff) attached to a refund, re-encoded by refunds.evidence (no
+    metadata kept) and stored through `evidence_storage`. Written by
+    refunds.services.refund_add_evidence and refund_request only."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="evidence")
+    file = models.FileField(upload_to=evidence_upload_to, storage=evidence_storage, max_length=200)
+    original_name = models.CharField(
+        max_length=200, help_text="The file's name on the customer's device, for display only."
+    )
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField(help_text="Bytes stored (after re-encoding).")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="refund_evidence",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "evidence photo"
+        verbose_name_plural = "evidence photos"
+
+    def __str__(self) -> str:
+        return f"{self.original_name} (photo on RD-{self.refund_id})"
 
 
 class GuestAccessLink(models.Model):

@@ -146,6 +146,20 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded files. There is no MEDIA_URL route: customers' evidence photos are served only by the
+# views that check who asks (refunds/views/evidence.py), never as public files. MEDIA_ROOT must be
+# a persistent folder shared by every web process (a volume), or set STORAGES["evidence"] to a
+# private bucket's backend.
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
+EVIDENCE_STORAGE = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": MEDIA_ROOT / "evidence", "base_url": None},
+}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "evidence": EVIDENCE_STORAGE,
+}
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", "localhost")
@@ -170,6 +184,12 @@ REFUND_DUE_HOURS = {
     for status, _, hours in (item.partition("=") for item in env_list("REFUND_DUE_HOURS"))
 }
 REFUND_DESK_BASE_URL = env("REFUND_DESK_BASE_URL", "http://127.0.0.1:8000")
+# Evidence photos a customer attaches to a refund (refunds/evidence.py): at most this many bytes
+# per file as uploaded, this many photos per refund, and this many pixels per image (checked
+# from the header before decoding, against decompression bombs).
+REFUND_EVIDENCE_MAX_BYTES = int(env("REFUND_EVIDENCE_MAX_BYTES", str(10 * 1024 * 1024)))
+REFUND_EVIDENCE_MAX_FILES = int(env("REFUND_EVIDENCE_MAX_FILES", "5"))
+REFUND_EVIDENCE_MAX_PIXELS = int(env("REFUND_EVIDENCE_MAX_PIXELS", str(50_000_000)))
 SANDBOX_URL = env("SANDBOX_URL", "http://127.0.0.1:8001")
 
 # Marketplace HTTP calls: never without a timeout.

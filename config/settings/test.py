@@ -17,5 +17,8 @@ EMAIL_FILE_PATH = env("TEST_EMAIL_FILE_PATH", "")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Evidence photos in this process's memory: nothing written to disk, and the live server of
+    # the browser tests (a thread of this process) reads what the test body sees.
+    "evidence": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
 }
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "100000/minute"}}  # noqa: F405

@@ -10,6 +10,7 @@ writes nothing. Work that leaves the database (HTTP, e-mail) happens only after 
 - `assignment`: who works on a refund (assign, reassign, unassign);
 - `decisions`: what people decide (approve, deny, ship, receive, cancel, retry, resolve drift);
 - `marketplace`: what the marketplaces report (results, statuses, unknown outcomes, drift);
+- `evidence`: the photos a customer attaches to a refund;
 - `_common`: the locks, the audit event and the savers they share.
 """
 
@@ -25,6 +26,7 @@ from .decisions import (
     refund_retry,
     refund_ship,
 )
+from .evidence import refund_add_evidence
 from .marketplace import (
     order_line_record_cancellation,
     refund_apply_marketplace_result,
@@ -41,6 +43,7 @@ __all__ = [
     "Received",
     "assignable_users",
     "order_line_record_cancellation",
+    "refund_add_evidence",
     "refund_apply_marketplace_result",
     "refund_apply_remote_status",
     "refund_approve",
