@@ -440,9 +440,13 @@ class RefundAdmin(admin.ModelAdmin):
     def status_badge(self, obj):
         marks = []
         if obj.needs_attention:
-            marks.append(format_html('<span class="rd-mark rd-mark-bad">needs attention</span>'))
+            marks.append(
+                format_html('<span class="rd-mark rd-mark-{}">{}</span>', "bad", "needs attention")
+            )
         if obj.has_drift:
-            marks.append(format_html('<span class="rd-mark rd-mark-warn">differs</span>'))
+            marks.append(
+                format_html('<span class="rd-mark rd-mark-{}">{}</span>', "warn", "differs")
+            )
         return format_html(
             '<span class="rd-badge rd-{}">{}</span>{}',
             obj.status.lower(),

@@ -26,6 +26,12 @@ WITH_CODE = re.compile(r"(?<![\w.,])(\d+(?:\.(\d+))?)(?:\s|&nbsp;|</?span[^>]*>)
 DECIMAL = re.compile(r"(?<![\w.:,])\d+\.(\d+)(?![\d.])")
 
 
+def _cells(html: str, tag: str) -> list[str]:
+    """The text of each numeric cell (`<td class="num">`, `<dd class="num">`), tags removed."""
+    cells = re.findall(rf'<{tag} class="num"[^>]*>(.*?)</{tag}>', html, flags=re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells]
+
+
 def assert_money_exact(text: str, *, most_decimals: int | None = 2) -> list[str]:
     """Every amount next to a currency code has exactly that currency's decimals, and no other
     number has more than `most_decimals` (None: not checked, for the admin's pages, whose
@@ -115,7 +121,10 @@ def test_staff_refund_detail(client, manager, odd):
     usd = _get(client, reverse("staff:refund-detail", args=[odd["usd_requested"].pk]))
     assert assert_money_exact(usd) == [
         "3.34 USD",  # the lead
-        "3.34 USD",  # the refund's total
+        *["0.01 USD", "3.33 USD"],  # the refund's lines
+        *["3.34 USD", "0.00 USD", "0.00 USD", "3.34 USD"],  # lines, shipping, additional, total
+        *["30.00 USD", "20.00 USD", "0.01 USD", "0.00 USD", "10.00 USD", "6.67 USD"],  # order
+        *["5.00 USD", "0.00 USD"],  # shipping and additional still refundable
         "45.01 USD",  # order total
         "31.67 USD",  # still refundable
         "45.01 USD",  # the payment
@@ -125,44 +134,62 @@ def test_staff_refund_detail(client, manager, odd):
         "3.34 USD",  # the question Deny asks
     ]
     # Refund lines, then per order line: paid, units, refundable (20.00 = 2 of 3 × 10.00 left).
-    cells = re.findall(r'<td class="num">([^<]*)</td>', usd)
+    cells = _cells(usd, "td")
     assert cells == [
-        *["1", "0", "0.01", "1", "0", "3.33", "3.34", "0.00", "0.00", "3.34 USD"],
-        *["3", "0", "30.00", "2", "20.00"],
-        *["1", "0", "0.01", "0", "0.00"],
-        *["3", "0", "10.00", "2", "6.67"],
-        *["5.00", "0.00", "31.67 USD"],
+        *[
+            "1",
+            "0",
+            "0.01 USD",
+            "1",
+            "0",
+            "3.33 USD",
+            "3.34 USD",
+            "0.00 USD",
+            "0.00 USD",
+            "3.34 USD",
+        ],
+        *["3", "0", "30.00 USD", "2", "20.00 USD"],
+        *["1", "0", "0.01 USD", "0", "0.00 USD"],
+        *["3", "0", "10.00 USD", "2", "6.67 USD"],
+        *["5.00 USD", "0.00 USD", "31.67 USD"],
     ]
     jpy = _get(client, reverse("staff:refund-detail", args=[odd["jpy_requested"].pk]))
     assert assert_money_exact(jpy, most_decimals=0) == [
-        "500 JPY",
-        "500 JPY",
-        "1500 JPY",
-        "500 JPY",
-        "1500 JPY",
+        "500 JPY",  # the lead
+        *["500 JPY", "500 JPY", "0 JPY", "0 JPY", "500 JPY"],  # line; lines, shipping, extra, total
+        *["1500 JPY", "500 JPY", "0 JPY", "0 JPY"],  # the order line; shipping, additional left
+        "1500 JPY",  # order total
+        "500 JPY",  # still refundable
+        "1500 JPY",  # the payment
         *["500 JPY"] * 4,  # timeline, approve shortcut's question, approve button, deny's question
     ]
     kwd = _get(client, reverse("staff:refund-detail", args=[odd["kwd_requested"].pk]))
     assert "7.250 KWD" in assert_money_exact(kwd, most_decimals=3)
-    assert '<td class="num">7.250</td>' in kwd
+    assert '<td class="num">7.250 <span class="cur">KWD</span></td>' in kwd
 
 
 def test_staff_new_refund_and_preview(client, manager, odd):
     client.force_login(manager)
     usd, jpy = odd["usd"], odd["jpy"]
     page = _get(client, reverse("staff:refund-new", args=[usd.pk]))
-    assert assert_money_exact(page) == ["45.01 USD", "31.67 USD"]
-    assert re.findall(r'<td class="num">([^<]*)</td>', page) == [
+    assert assert_money_exact(page) == [
+        "45.01 USD",
+        "31.67 USD",
+        "20.00 USD",
+        "0.00 USD",
+        "6.67 USD",
+    ]
+    assert _cells(page, "td") == [
         "2",
-        "20.00",
+        "20.00 USD",
         "0",
-        "0.00",
+        "0.00 USD",
         "2",
-        "6.67",
+        "6.67 USD",
     ]
     page = _get(client, reverse("staff:refund-new", args=[jpy.pk]))
-    assert assert_money_exact(page, most_decimals=0) == ["1500 JPY", "500 JPY"]
-    assert re.findall(r'<td class="num">([^<]*)</td>', page) == ["1", "500"]
+    assert assert_money_exact(page, most_decimals=0) == ["1500 JPY", "500 JPY", "500 JPY"]
+    assert _cells(page, "td") == ["1", "500 JPY"]
 
     # The next unit of the 10.00-over-three-units line is 3.34 (3.33 + 3.34 + 3.33).
     third = list(usd.lines.order_by("id"))[2]
@@ -170,19 +197,24 @@ def test_staff_new_refund_and_preview(client, manager, odd):
     preview = client.post(reverse("staff:refund-preview", args=[usd.pk]), data)
     assert preview.status_code == 200
     body = preview.content.decode()
-    assert assert_money_exact(body) == ["3.84 USD"]
-    assert re.findall(r'<dd class="num"[^>]*>([^<]*)</dd>', body) == [
-        "3.34",
-        "0.50",
-        "0.00",
+    assert assert_money_exact(body) == ["3.34 USD", "0.50 USD", "0.00 USD", "3.84 USD"]
+    assert _cells(body, "dd") == [
+        "3.34 USD",
+        "0.50 USD",
+        "0.00 USD",
         "3.84 USD",
     ]
     no_js = client.post(reverse("staff:refund-new", args=[usd.pk]), {**data, "preview": "1"})
     assert no_js.status_code == 200
-    assert assert_money_exact(no_js.content.decode()) == ["45.01 USD", "31.67 USD", "3.84 USD"]
+    assert assert_money_exact(no_js.content.decode()) == [
+        *["45.01 USD", "31.67 USD", "20.00 USD", "0.00 USD", "6.67 USD"],  # the order, its lines
+        *["3.34 USD", "0.50 USD", "0.00 USD", "3.84 USD"],  # the preview
+    ]
     line = jpy.lines.get()
     preview = client.post(reverse("staff:refund-preview", args=[jpy.pk]), {f"qty_{line.pk}": "1"})
-    assert assert_money_exact(preview.content.decode(), most_decimals=0) == ["500 JPY"]
+    assert assert_money_exact(preview.content.decode(), most_decimals=0) == [
+        *["500 JPY", "0 JPY", "0 JPY", "500 JPY"]  # the line, shipping, additional, total
+    ]
 
 
 def test_staff_csv_export(client, manager, odd):
