@@ -178,14 +178,13 @@ def reason_needs_explanation(account, reason_code: str) -> bool:
 
 
 def reason_needs_photo(account, reason_code: str) -> bool:
-    """Whether the account's policy asks for a photo with this reason ("damaged" by default)."""
+    """Whether the account's policy asks for a photo with this reason. A new policy asks for one
+    with "damaged" (its default); an account without a policy asks for none, so customers of an
+    account nobody has configured (and the API, which takes no files) can still ask."""
     policy = policy_for(account)
-    codes = (
-        frozenset(DEFAULT_REASONS_NEEDING_PHOTO)
-        if policy is None
-        else _reasons(policy.reasons_needing_photo, DEFAULT_REASONS_NEEDING_PHOTO)
-    )
-    return reason_code in codes
+    if policy is None:
+        return False
+    return reason_code in _reasons(policy.reasons_needing_photo, DEFAULT_REASONS_NEEDING_PHOTO)
 
 
 def check_explanation(account, reason_code: str, explanation: str) -> None:

@@ -116,8 +116,13 @@ def test_reasons_needing_an_explanation_or_a_photo_follow_the_policy_and_its_def
     account = factories.AccountFactory()
     assert policy.reason_needs_explanation(account, "other")
     assert not policy.reason_needs_explanation(account, "damaged")
-    assert policy.reason_needs_photo(account, "damaged")
-    assert not policy.reason_needs_photo(account, "other")
+    # Without a policy no reason needs a photo; a new policy asks for one with "damaged".
+    assert not policy.reason_needs_photo(account, "damaged")
+    fresh = factories.AccountFactory()
+    ReturnPolicy.objects.create(account=fresh)
+    fresh.refresh_from_db()
+    assert policy.reason_needs_photo(fresh, "damaged")
+    assert not policy.reason_needs_photo(fresh, "other")
 
     ReturnPolicy.objects.create(
         account=account, reasons_needing_explanation=[], reasons_needing_photo=["defective"]
