@@ -1,5 +1,6 @@
 """Evidence photos on a refund: adding them (by the refund's customer, or staff who may change
-refunds) while the refund is open, and whether a reason needs one when a customer asks.
+refunds) while the refund is open, and the refusal of a customer's request whose reason needs one
+(refunds.policy.reason_needs_photo) without one.
 
 The photos come already checked and re-encoded (`refunds.evidence.prepare_images`, outside any
 lock: it is the slow part). Storing them is part of the write: the files are saved through the
@@ -19,6 +20,7 @@ from django.db import transaction
 from ..errors import RefundError
 from ..evidence import FIELD, PreparedImage, check_count
 from ..models import Refund, RefundEvidence
+from ..policy import reason_needs_photo
 from ..rules import is_owner
 from ..states import FINAL_STATUSES, STATUS_LABELS, RefundStatus
 from ._common import load_permissions, lock, record
@@ -27,27 +29,15 @@ logger = logging.getLogger(__name__)
 
 ADD_EVIDENCE = "add_evidence"  # the audit event's action
 STAFF_PERMISSION = "refunds.change_refund"
-# ASSUMPTION (until refunds.policy lands): what a ReturnPolicy without its own list asks a photo
-# for. An account without a ReturnPolicy asks none, so that nothing changes for it.
-DEFAULT_REASONS_NEEDING_PHOTO = ("damaged",)
-
-
-def reason_needs_photo(account, reason_code: str) -> bool:
-    """ASSUMPTION: whether a customer asking for `reason_code` on this account's orders must
-    attach a photo. refunds.policy.reason_needs_photo owns the rule once it exists; until then
-    the account's ReturnPolicy (orders) is read here, by name, as that module will."""
-    try:
-        # Imported here: refunds.policy is another change in progress and may not exist yet.
-        from refunds.policy import reason_needs_photo as policy_rule
-    except ImportError:
-        policy_rule = None
-    if policy_rule is not None:
-        return bool(policy_rule(account, reason_code))
-    policy = getattr(account, "return_policy", None) if account is not None else None
-    if policy is None:
-        return False
-    reasons = getattr(policy, "reasons_needing_photo", None)
-    return reason_code in (DEFAULT_REASONS_NEEDING_PHOTO if reasons is None else reasons)
+# Whether a customer's reason needs a photo is the return policy's (refunds.policy): re-exported
+# for refund_request with the rest of what it uses here.
+__all__ = [
+    "files_kept_on_success",
+    "photo_required_error",
+    "reason_needs_photo",
+    "refund_add_evidence",
+    "store_evidence",
+]
 
 
 def photo_required_error(reason_label: str) -> RefundError:
