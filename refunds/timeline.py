@@ -25,6 +25,7 @@ VERBS = {
     "drift_resolved": "marked the difference with the marketplace as resolved",
     "outcome_unknown": "could not learn whether the marketplace refunded",
     "marketplace_status": "read the refund's status on the marketplace",
+    "add_evidence": "added photos",
 }
 
 MARKETPLACE_ANSWERS = {
@@ -113,6 +114,12 @@ def event_sentence(event: RefundEvent) -> str:
             what = f"{who} reassigned the refund from {before} to {after}"
         else:
             what = f"{who} unassigned the refund (it was {before}'s)"
+    elif action == "add_evidence" and isinstance(changes.get("photos"), list):
+        names = [str(p.get("name", "")) for p in changes["photos"] if isinstance(p, dict)]
+        count = len(changes["photos"])
+        what = f"{who} added {count} photo{'' if count == 1 else 's'}"
+        if any(names):
+            what += f" ({', '.join(n for n in names if n)})"
     elif action == "outcome_unknown" and changes.get("attempts"):
         what += f" after {changes['attempts']} attempts"
     if event.from_status and event.to_status and event.from_status != event.to_status:

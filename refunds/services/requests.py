@@ -15,11 +15,18 @@ from orders.models import Order
 from .. import policy
 from ..calculator import LineChoice, Proposal, propose_refund, unpaid_order_error
 from ..errors import RefundError
+from ..evidence import PreparedImage
 from ..models import ReasonCode, Refund, RefundLine, RefundSource, RequesterRole
 from ..rules import decide_role
 from ..selectors import order_is_paid
 from ..states import LARGE_REFUND_PERMISSION, Action, RefundStatus, Role
 from ._common import allow, clean_text, load_permissions, lock_order, record
+from .evidence import (
+    files_kept_on_success,
+    photo_required_error,
+    reason_needs_photo,
+    store_evidence,
+)
 
 
 def refund_request(
@@ -38,6 +45,7 @@ def refund_request(
     covers_cancellation: bool = False,
     requester_name: str = "",
     note: str = "",
+    photos: Sequence[PreparedImage] = (),
     policy_override_note: str = "",
 ) -> Refund:
     """Open a refund. Customers may only do so for their own orders; only a paid order can be
@@ -55,7 +63,9 @@ def refund_request(
     explanation = clean_text(customer_explanation, "customer_explanation", max_length=2000)
     override_note = clean_text(policy_override_note, "policy_override_note", max_length=2000)
     load_permissions(actor)
-    with transaction.atomic():
+    # Photos (checked and re-encoded by refunds.evidence) are stored with the refund, and their
+    # files deleted again when it is refused.
+    with files_kept_on_success() as saved, transaction.atomic():
         order = lock_order(order.pk)
         role = allow(decide_role(actor, Action.REQUEST, order))
         if external_id:
@@ -63,6 +73,8 @@ def refund_request(
             if existing is not None:
                 return existing
         _refuse_unpaid(order)
+        if role is Role.CUSTOMER and not photos and reason_needs_photo(order.account, reason_code):
+            raise photo_required_error(ReasonCode(reason_code).label)
         if role is not Role.SYSTEM:
             # A refund a marketplace reports is one it made (or, for a cancellation, whole units
             # it asks for): it is recorded as it is.
@@ -143,6 +155,8 @@ def refund_request(
             },
             note=note,
         )
+        if photos:
+            store_evidence(refund, photos, actor=actor, via=via, saved=saved)
     return refund
 
 
