@@ -123,9 +123,21 @@ class NewRefundForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         label="Internal note",
     )
+    policy_override_note = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Why override the return policy",
+        help_text="Needed when you refund an item the return policy excludes; it goes in the "
+        "refund's history.",
+    )
 
-    def __init__(self, *args, refundable=None, **kwargs):
+    def __init__(self, *args, refundable=None, eligibility=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # refunds.policy per order line: staff see why a line is outside the return policy, and
+        # the override note is offered only when the order has such a line.
+        self.eligibility = eligibility or {}
+        self.has_policy_breach = any(not e.is_returnable for e in self.eligibility.values())
         if refundable is not None:
             # The inputs step by the order currency's minor unit: 1 for JPY, 0.001 for KWD.
             step = f"{minor_unit(refundable.order.currency):f}"
@@ -146,6 +158,10 @@ class NewRefundForm(forms.Form):
 
     def bound_rows(self):
         return [(info, self[name]) for info, name in self.rows]
+
+    def policy_rows(self):
+        """(line refundable, quantity field, its eligibility or None) for the template."""
+        return [(info, self[name], self.eligibility.get(info.line.pk)) for info, name in self.rows]
 
     def line_choices(self) -> list[LineChoice]:
         return [

@@ -11,6 +11,8 @@ staff user, who then may look but not act)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import segno
 from django import forms
 from django.conf import settings
@@ -25,12 +27,20 @@ from django.utils.safestring import mark_safe
 from django.views import View
 from django.views.generic import ListView, TemplateView
 
-from refunds import customer_status, rules, services
-from refunds.calculator import LineChoice, unpaid_order_error
+from orders.money import format_money
+from refunds import customer_status, policy, rules, services
+from refunds.amounts import refund_breakdown
+from refunds.calculator import LineChoice, propose_refund, unpaid_order_error
 from refunds.errors import RefundError
 from refunds.lockout import is_locked_out
 from refunds.models import ReasonCode, RefundLine
-from refunds.selectors import order_refundable, orders_for_viewer, refunds_for_viewer
+from refunds.policy import LineEligibility
+from refunds.selectors import (
+    LineRefundable,
+    order_refundable,
+    orders_for_viewer,
+    refunds_for_viewer,
+)
 from refunds.states import FINAL_STATUSES, Action, RefundStatus
 
 from .portal_access import PortalViewerMixin
@@ -74,9 +84,28 @@ class PortalLoginView(LoginView):
 # --- forms -----------------------------------------------------------------------------------
 
 KEEP, SEND_BACK = "keep", "send_back"
+TOTAL = "total"  # posted by the running total (htmx) and the no-JavaScript "Update the total"
+
+
+@dataclass(frozen=True)
+class RequestLine:
+    """One order line on the request form: what is left of it, whether the return policy lets
+    the customer return it (refunds/policy.py), and its quantity input when it does."""
+
+    info: LineRefundable
+    eligibility: LineEligibility
+    field: forms.BoundField | None
+
+    @property
+    def is_returnable(self) -> bool:
+        return self.field is not None
 
 
 class RefundRequestForm(forms.Form):
+    """Quantities per order line, reason, explanation, the goods. A line the return policy does
+    not let the customer return has no input; a quantity posted for it anyway is refused with the
+    policy's reason. `for_total` parses only what the running total needs."""
+
     reason_code = forms.ChoiceField(
         label="Reason", choices=[("", "Choose a reason"), *ReasonCode.choices]
     )
@@ -93,24 +122,60 @@ class RefundRequestForm(forms.Form):
         initial=SEND_BACK,
     )
 
-    def __init__(self, *args, refundable, **kwargs):
+    def __init__(self, *args, refundable, eligibility=None, for_total=False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.refundable = refundable
+        self.for_total = for_total
+        if for_total:
+            self.fields["reason_code"].required = False
+            self.fields["goods"].required = False
+        currency = refundable.order.currency
+        eligibility = eligibility or {}
         self.line_fields = []
+        self._eligibility = {}
+        self._ineligible = []
         for info in refundable.lines.values():
-            name = f"line_{info.line.pk}"
+            pk = info.line.pk
+            name = f"line_{pk}"
+            allowed = eligibility.get(pk) or LineEligibility(pk, True)
+            self._eligibility[pk] = allowed
+            if not allowed.is_returnable:
+                self._ineligible.append((name, info, allowed))
+                continue
+            help_parts = [
+                f"{format_money(info.line.unit_price, currency)} each",
+                f"up to {info.units} of {info.line.quantity}",
+            ]
             self.fields[name] = forms.IntegerField(
                 label=f"{info.line.name} ({info.line.sku})",
                 min_value=0,
                 max_value=info.units,
                 initial=0,
                 required=False,
-                help_text=f"Up to {info.units} of {info.line.quantity}",
-                widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+                help_text=" · ".join(help_parts) + (f". {allowed.note}" if allowed.note else ""),
+                widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": "0"}),
             )
             self.line_fields.append((name, info))
 
     def bound_lines(self):
         return [(self[name], info) for name, info in self.line_fields]
+
+    def rows(self) -> list[RequestLine]:
+        """Every line in the order's order, with its input or the reason it has none."""
+        names = {info.line.pk: name for name, info in self.line_fields}
+        return [
+            RequestLine(
+                info,
+                self._eligibility[info.line.pk],
+                self[names[info.line.pk]] if info.line.pk in names else None,
+            )
+            for info in self.refundable.lines.values()
+        ]
+
+    def total_params(self) -> str:
+        """The inputs the running total is computed from (htmx `hx-params`): the quantities and
+        the CSRF token, never the rest of the form (no photos sent on every keystroke)."""
+        return ",".join(["csrfmiddlewaretoken", TOTAL, *(name for name, _ in self.line_fields)])
 
     def line_choices(self) -> list[LineChoice]:
         return [
@@ -119,9 +184,20 @@ class RefundRequestForm(forms.Form):
             if self.cleaned_data.get(name)
         ]
 
+    def forged_lines(self) -> list[str]:
+        """Why each line without an input that was posted a quantity anyway cannot be asked for."""
+        forged = []
+        for name, info, allowed in self._ineligible:
+            value = str(self.data.get(name, "") or "").strip()
+            if value not in ("", "0"):
+                forged.append(f"{info.line.name} ({info.line.sku}): {allowed.reason}")
+        return forged
+
     def clean(self):
         cleaned = super().clean()
-        if not self.errors and not self.line_choices():
+        for message in self.forged_lines():
+            self.add_error(None, message)
+        if not self.for_total and not self.errors and not self.line_choices():
             raise forms.ValidationError("Choose at least one item and how many to refund.")
         return cleaned
 
@@ -180,35 +256,93 @@ class OrderDetailView(PortalViewerMixin, TemplateView):
             orders_for_viewer(self.viewer).prefetch_related("lines", "payments"), pk=kwargs["pk"]
         )
         room = order_refundable(order)
+        eligibility = policy.order_eligibility(order, lines=order.lines.all())
         return super().get_context_data(
             order=order,
             refundable=room,
+            lines=[(info, eligibility[pk]) for pk, info in room.lines.items()],
             can_request=order.status in ("paid", "fulfilled")
             and room.total > 0
-            and any(info.units for info in room.lines.values())
+            and any(info.units and eligibility[pk].is_returnable for pk, info in room.lines.items())
             and self.actor_for(order) is not None,
             refunds=refunds_for_viewer(self.viewer).filter(order=order),
             **kwargs,
         )
 
 
+def request_total(order, form: RefundRequestForm):
+    """The running total of a request form: the calculator's proposal for its quantities (what
+    refund_request will compute from the same lines), or why there is none yet."""
+    if not form.is_bound:
+        return None, ""
+    form.is_valid()
+    forged = form.forged_lines()
+    if forged:
+        return None, forged[0]
+    if any(form[name].errors for name, _ in form.line_fields):
+        return None, "Correct the quantities to see your refund."
+    choices = form.line_choices()
+    if not choices:
+        return None, ""
+    try:
+        return propose_refund(order=order, lines=choices), ""
+    except RefundError as exc:
+        return None, exc.message
+
+
+def _total_context(order, refundable, proposal, error: str) -> dict:
+    """What the running total's block shows: each proposed line with its item, shipping apart."""
+    return {
+        "order": order,
+        "currency": order.currency,
+        "proposal": proposal,
+        "total_error": error,
+        "total_lines": [
+            (refundable.lines[p.order_line_id].line, p)
+            for p in (proposal.lines if proposal else ())
+        ],
+    }
+
+
 class RefundRequestView(PortalViewerMixin, TemplateView):
+    """The request form. A POST with `total` (the htmx running total, or "Update the total"
+    without JavaScript) only computes the amount; htmx gets the total's block alone."""
+
     template_name = "portal/refund_request.html"
 
     def _order(self):
-        return get_object_or_404(orders_for_viewer(self.viewer), pk=self.kwargs["pk"])
+        return get_object_or_404(
+            orders_for_viewer(self.viewer).prefetch_related("lines"), pk=self.kwargs["pk"]
+        )
 
-    def _render(self, order, form, status=200):
-        return self.render_to_response({"order": order, "form": form}, status=status)
+    def _form(self, order, refundable, data=None, **kwargs):
+        eligibility = policy.order_eligibility(order, lines=order.lines.all())
+        return RefundRequestForm(data, refundable=refundable, eligibility=eligibility, **kwargs)
+
+    def _render(self, order, form, status=200, proposal=None, total_error=""):
+        return self.render_to_response(
+            {"form": form, **_total_context(order, form.refundable, proposal, total_error)},
+            status=status,
+        )
 
     def get(self, request, pk):
         order = self._order()
-        return self._render(order, RefundRequestForm(refundable=order_refundable(order)))
+        return self._render(order, self._form(order, order_refundable(order)))
 
     def post(self, request, pk):
         order = self._order()
         refundable = order_refundable(order)
-        form = RefundRequestForm(request.POST, refundable=refundable)
+        if TOTAL in request.POST:
+            form = self._form(order, refundable, request.POST, for_total=True)
+            proposal, error = request_total(order, form)
+            if request.headers.get("HX-Request"):
+                return render(
+                    request,
+                    "portal/_request_total.html",
+                    _total_context(order, refundable, proposal, error),
+                )
+            return self._render(order, form, proposal=proposal, total_error=error)
+        form = self._form(order, refundable, request.POST)
         actor = self.actor_for(order)
         if not refundable.is_paid:
             form.is_valid()
@@ -234,7 +368,10 @@ class RefundRequestView(PortalViewerMixin, TemplateView):
             else:
                 messages.success(request, f"Refund {refund.number} requested.")
                 return HttpResponseRedirect(reverse("portal:refund-detail", args=[refund.pk]))
-        return self._render(order, form, status=400)
+        proposal, error = request_total(
+            order, self._form(order, refundable, request.POST, for_total=True)
+        )
+        return self._render(order, form, status=400, proposal=proposal, total_error=error)
 
 
 class RefundListView(PortalViewerMixin, ListView):
@@ -269,6 +406,7 @@ class RefundDetailView(PortalViewerMixin, TemplateView):
             can_ship=_allowed(self.actor_for(refund.order), refund, Action.SHIP),
             can_cancel=_allowed(self.actor_for(refund.order), refund, Action.CANCEL),
             ship_form=ship_form,
+            breakdown=refund_breakdown(refund),
             **{k: v for k, v in _progress(refund).items() if k != "refund"},
             **return_instructions(refund.order.account),
             **kwargs,

@@ -12,7 +12,7 @@ from django.views import View
 from orders.models import Order
 from orders.money import format_money
 
-from ... import services
+from ... import policy, services
 from ...calculator import propose_refund, unpaid_order_error
 from ...errors import RefundError
 from ...forms import NewRefundForm, PreviewForm, add_refund_error
@@ -22,6 +22,10 @@ from ._common import StaffPermissionMixin
 
 def _order_for_refund(pk: int) -> Order:
     return get_object_or_404(order_for_refund_queryset(), pk=pk)
+
+
+def _eligibility(order: Order) -> dict:
+    return policy.order_eligibility(order, lines=order.lines.all())
 
 
 def _preview(form: PreviewForm, order: Order):
@@ -46,7 +50,7 @@ class NewRefundView(StaffPermissionMixin, View):
     def get(self, request, pk: int):
         order = _order_for_refund(pk)
         refundable = order_refundable(order)
-        form = NewRefundForm(refundable=refundable)
+        form = NewRefundForm(refundable=refundable, eligibility=_eligibility(order))
         return self._render(request, order, refundable, form)
 
     def post(self, request, pk: int):
@@ -54,10 +58,10 @@ class NewRefundView(StaffPermissionMixin, View):
         refundable = order_refundable(order)
         if "create" not in request.POST:
             # Without JavaScript the "Preview" button posts here and gets the page back.
-            form = PreviewForm(request.POST, refundable=refundable)
+            form = PreviewForm(request.POST, refundable=refundable, eligibility=_eligibility(order))
             proposal, error = _preview(form, order)
             return self._render(request, order, refundable, form, proposal, error)
-        form = NewRefundForm(request.POST, refundable=refundable)
+        form = NewRefundForm(request.POST, refundable=refundable, eligibility=_eligibility(order))
         if not refundable.is_paid:
             # Every line allows 0 units; say why rather than only "at most 0".
             form.is_valid()
@@ -75,6 +79,7 @@ class NewRefundView(StaffPermissionMixin, View):
                     additional_amount=data.get("additional_amount"),
                     customer_explanation=data["customer_explanation"],
                     note=data["note"],
+                    policy_override_note=data["policy_override_note"],
                 )
             except RefundError as exc:
                 add_refund_error(form, exc)
@@ -98,6 +103,7 @@ class NewRefundView(StaffPermissionMixin, View):
                 "proposal": proposal,
                 "preview_error": error,
                 "rows": form.bound_rows(),
+                "policy_rows": form.policy_rows(),
             },
             status=status,
         )
