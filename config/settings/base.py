@@ -88,6 +88,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.logs.RequestIdMiddleware",  # first: every later line of the request carries its id
+    # Marketplaces' webhook URLs are answered here, skipping the rest (refunds/delivery/lean.py).
+    "refunds.delivery.lean.WebhookLeanPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -233,6 +235,9 @@ OUTBOX_LEASE_SECONDS = float(env("OUTBOX_LEASE_SECONDS", "180"))
 WEBHOOK_RETRY_DELAY = float(env("WEBHOOK_RETRY_DELAY", "5"))
 WEBHOOK_MAX_RETRIES = int(env("WEBHOOK_MAX_RETRIES", "12"))
 WEBHOOK_MAX_BODY_BYTES = int(env("WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024)))
+# How long a process keeps the enabled accounts it verifies webhooks with (refunds/delivery/
+# intake.py): a disabled account or a new webhook secret counts within this many seconds.
+WEBHOOK_ACCOUNTS_TTL_SECONDS = float(env("WEBHOOK_ACCOUNTS_TTL_SECONDS", "2"))
 POLL_INTERVAL = float(env("POLL_INTERVAL", "30"))
 # A refund the marketplace accepted but has not confirmed or refused after this many hours is
 # flagged for staff (drift): HepsiGlobal has no status API, so a lost result webhook would

@@ -22,3 +22,6 @@ STORAGES = {
     "evidence": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
 }
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "100000/minute"}}  # noqa: F405
+# Tests change accounts' secrets and send the next webhook at once: no kept accounts (the TTL
+# itself is tested in tests/refunds/delivery/test_webhook_lean_path.py).
+WEBHOOK_ACCOUNTS_TTL_SECONDS = float(env("WEBHOOK_ACCOUNTS_TTL_SECONDS", "0"))

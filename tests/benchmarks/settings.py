@@ -22,3 +22,5 @@ LOGGING = {
 # round trip at the start of every request, and the benchmark's PostgreSQL does not restart.
 DATABASES["default"]["CONN_MAX_AGE"] = int(env("DB_CONN_MAX_AGE", "300"))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+# The production default (config/settings/base.py), which the test settings above turn off.
+WEBHOOK_ACCOUNTS_TTL_SECONDS = float(env("WEBHOOK_ACCOUNTS_TTL_SECONDS", "2"))
