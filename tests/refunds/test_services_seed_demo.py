@@ -11,9 +11,10 @@ from django.core.management import call_command
 from django.test import RequestFactory
 
 from integrations.sandbox.server import serve_in_thread
-from orders.models import MarketplaceAccount, Order
+from orders.models import MarketplaceAccount, Order, OrderLine, ReturnPolicy
 from refunds.delivery.models import OutboundAction
 from refunds.models import Refund, RefundEvent
+from refunds.policy import order_eligibility
 from refunds.states import RefundStatus
 from tests.fixtures.pipeline import ensure_role_groups
 
@@ -141,3 +142,28 @@ def test_seed_demo_history_is_dated_from_each_refund(settings):
     for refund in issued:
         assert refund.issued_at == refund.events.order_by("-id").first().created_at
         assert refund.issued_at >= refund.created_at
+
+
+def test_seed_demo_gives_every_account_a_return_policy_and_alice_lines_of_both_kinds(settings):
+    """`make run` shows the return policy: each account has one, fulfilled orders carry their
+    delivery dates and lines their categories, and Alice has lines she can and cannot return."""
+    _seed(settings, "http://127.0.0.1:9")
+    policies = {p.account.adapter_key: p for p in ReturnPolicy.objects.select_related("account")}
+    assert {key: p.window_days for key, p in policies.items()} == {
+        "hepsiglobal": 30,
+        "noventiq": 14,
+        "llzw": 30,
+        "shoplazza": None,
+    }
+    assert all(p.return_address.startswith("Refund Desk demo returns") for p in policies.values())
+    assert not Order.objects.filter(status="fulfilled", fulfilled_at__isnull=True).exists()
+    assert Order.objects.filter(delivered_at__isnull=False).count() > 100
+    assert not OrderLine.objects.filter(category="").exists()
+
+    codes = set()
+    for order in Order.objects.filter(customer__user__username="alice@example.com"):
+        codes |= {e.code for e in order_eligibility(order).values()}
+    assert codes >= {"", "window_closed", "final_sale_category"}
+
+    _seed(settings, "http://127.0.0.1:9")
+    assert ReturnPolicy.objects.count() == 4

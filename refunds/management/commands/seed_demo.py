@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from integrations.base import Confirmed, OutboundKind, Rejected
 from integrations.registry import adapter_class
-from orders.models import Customer, MarketplaceAccount, Order
+from orders.models import Customer, MarketplaceAccount, Order, ReturnPolicy
 from orders.services import order_upsert
 from refunds import notifications
 from refunds.calculator import LineChoice
@@ -104,6 +104,51 @@ PRODUCTS = [
     ("JKT-11", "Rain jacket"),
     ("SPK-12", "Bluetooth speaker"),
 ]
+# The products' categories as the demo marketplaces name them (a return policy can exclude one).
+CATEGORIES = {
+    "MUG-01": "Kitchen",
+    "TEA-02": "Food",
+    "LMP-03": "Home",
+    "HDP-04": "Electronics",
+    "BAG-05": "Accessories",
+    "KBD-06": "Electronics",
+    "SCK-07": "Hygiene",
+    "BTL-08": "Kitchen",
+    "CHR-09": "Electronics",
+    "PLN-10": "Stationery",
+    "JKT-11": "Clothing",
+    "SPK-12": "Electronics",
+}
+RETURN_ADDRESS = "Refund Desk demo returns\nUnit 4, 12 Harbour Road\n3011 AB Rotterdam\nNetherlands"
+# Each account's return policy (orders.ReturnPolicy): windows of different lengths, final-sale
+# categories and SKUs, so the portal shows lines that can and cannot be returned.
+POLICIES = {
+    "hepsiglobal": {
+        "window_days": 30,
+        "non_returnable_categories": "Food\nHygiene",
+        "non_returnable_skus": "",
+        "return_instructions": "Pack the items in their original box with the return slip inside. "
+        "Drop the parcel at any PostNL point; keep the receipt until the refund is issued.",
+    },
+    "noventiq": {
+        "window_days": 14,
+        "non_returnable_categories": "",
+        "non_returnable_skus": "CHR-09",
+        "return_instructions": "",
+    },
+    "llzw": {
+        "window_days": 30,
+        "non_returnable_categories": "Hygiene",
+        "non_returnable_skus": "",
+        "return_instructions": "",
+    },
+    "shoplazza": {
+        "window_days": None,
+        "non_returnable_categories": "",
+        "non_returnable_skus": "TEA-02",
+        "return_instructions": "",
+    },
+}
 CUSTOMERS = [
     "Mia Chen",
     "Noah Patel",
@@ -157,6 +202,8 @@ class Command(BaseCommand):
             created_refunds = sum(
                 self._refunds(account, users, rng) for account in accounts.values()
             )
+            # After the refunds: they are history, requested before the policies existed.
+            self._policies(accounts)
         self.stdout.write(
             f"Demo data: {len(accounts)} accounts, {Order.objects.count()} orders "
             f"({created_orders} new), {Refund.objects.count()} refunds ({created_refunds} new). "
@@ -204,6 +251,18 @@ class Command(BaseCommand):
             )
             accounts[key] = account
         return accounts
+
+    def _policies(self, accounts) -> None:
+        for key, account in accounts.items():
+            ReturnPolicy.objects.update_or_create(
+                account=account,
+                defaults={
+                    **POLICIES[key],
+                    "reasons_needing_explanation": ["other"],
+                    "reasons_needing_photo": ["damaged"],
+                    "return_address": RETURN_ADDRESS,
+                },
+            )
 
     # --- orders ---------------------------------------------------------------------------------
 
@@ -447,6 +506,7 @@ def _order_data(account, number, index, now, rng, users) -> dict:
                 "discount": str(discount),
                 "tax": str(tax),
                 "fulfilled_quantity": quantity,
+                "category": CATEGORIES[sku],
             }
         )
     shipping = rng.choice([Decimal("0.00"), Decimal("4.99"), Decimal("9.99")])
@@ -470,6 +530,8 @@ def _order_data(account, number, index, now, rng, users) -> dict:
     if status == "pending":
         for li in lines:
             li["fulfilled_quantity"] = 0
+    fulfilled = placed + dt.timedelta(days=1) if status == "fulfilled" else None
+    delivered = fulfilled + dt.timedelta(days=2) if fulfilled else None
     return {
         "account_id": account.pk,
         "external_number": number,
@@ -478,6 +540,9 @@ def _order_data(account, number, index, now, rng, users) -> dict:
         "currency": "USD",
         "placed_at": placed.isoformat(),
         "paid_at": None if status == "pending" else (placed + dt.timedelta(minutes=2)).isoformat(),
+        # Fulfilled orders were sent the next day and delivered two days later (if by now).
+        "fulfilled_at": fulfilled.isoformat() if fulfilled else None,
+        "delivered_at": delivered.isoformat() if delivered and delivered < now else None,
         "shipping_total": str(shipping),
         "grand_total": str(total),
         "lines": lines,
