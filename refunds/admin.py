@@ -30,7 +30,7 @@ from .delivery import admin as _delivery_admin  # noqa: F401 (registers the outb
 from .errors import RefundError
 from .filters import search_refunds
 from .forms import DenyForm, NoteForm, add_refund_error
-from .models import Refund, RefundEvent, RefundLine
+from .models import Refund, RefundEvent, RefundEvidence, RefundLine
 from .states import Action
 from .timeline import event_sentence, pretty_json
 
@@ -99,6 +99,43 @@ class RefundEventInline(ReadOnlyInline):
         return format_html(
             '<details class="rd-raw"><summary>Show raw data</summary><pre>{}</pre></details>', raw
         )
+
+
+class RefundEvidenceInline(ReadOnlyInline):
+    """The customer's photos as thumbnails, each linking to the full photo. The files are served
+    by the staff photo view (refunds/views/evidence.py), which checks the viewer, never from a
+    public URL."""
+
+    model = RefundEvidence
+    verbose_name = "photo"
+    verbose_name_plural = "Photos from the customer"
+    fields = ("thumbnail", "original_name", "dimensions", "uploaded_by", "added")
+    readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None):
+        # Whoever may see the refund sees its photos (the photo view asks the same).
+        return request.user.has_perm("refunds.view_refund")
+
+    @admin.display(description="Photo")
+    def thumbnail(self, obj):
+        url = reverse("staff:refund-photo", args=[obj.refund_id, obj.pk])
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="Photo: {}" '
+            'class="rd-photo-thumb" width="{}" height="{}" loading="lazy"></a>',
+            url,
+            url,
+            obj.original_name,
+            obj.width,
+            obj.height,
+        )
+
+    @admin.display(description="Size")
+    def dimensions(self, obj):
+        return f"{obj.width}×{obj.height}, {obj.size // 1024} KB"
+
+    @admin.display(description="Added")
+    def added(self, obj):
+        return _when(obj.created_at)
 
 
 class OutboundActionInline(ReadOnlyInline):
@@ -230,7 +267,7 @@ class RefundAdmin(admin.ModelAdmin):
     # each page view (BENCHMARKS.md, Lists); the created_at list filter covers the same need.
     list_per_page = 50
     show_full_result_count = False  # a filtered page does not also count every refund
-    inlines = (RefundLineInline, RefundEventInline, OutboundActionInline)
+    inlines = (RefundLineInline, RefundEvidenceInline, RefundEventInline, OutboundActionInline)
     actions = ("approve_selected", "deny_selected")
     fieldsets = (
         (

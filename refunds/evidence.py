@@ -61,8 +61,11 @@ def register_heif() -> None:
     pillow_heif.register_heif_opener()
 
 
-def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):.0f} MB"
+def readable_size(size: int) -> str:
+    """A byte limit as people read it: "10 MB", "1.5 MB", "100 KB"."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.3g} MB"
+    return f"{max(size // 1024, 1)} KB"
 
 
 def _display_name(name: str | None) -> str:
@@ -93,7 +96,7 @@ def _read(upload, name: str) -> bytes:
     """The upload's bytes, refusing an oversized one before reading it (its size is known from
     the request) and again by what was actually read."""
     limit = settings.REFUND_EVIDENCE_MAX_BYTES
-    too_big = f"{name} is larger than {_mb(limit)}: choose a smaller photo."
+    too_big = f"{name} is larger than {readable_size(limit)}: choose a smaller photo."
     declared = getattr(upload, "size", None)
     if declared is not None and declared > limit:
         raise _refuse(name, too_big, "too_big")

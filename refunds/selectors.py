@@ -356,6 +356,7 @@ def refund_detail_queryset() -> QuerySet[Refund]:
                 "outbound_actions", queryset=OutboundAction.objects.prefetch_related("attempt_log")
             ),
             "webhook_events",
+            "evidence",
             "order__lines",
             "order__payments",
         )

@@ -8,10 +8,12 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from refunds.calculator import LineChoice
-from refunds.models import Refund
-from refunds.services import refund_approve, refund_request
+from refunds.evidence import prepare_images
+from refunds.models import Refund, RefundEvidence
+from refunds.services import refund_add_evidence, refund_approve, refund_request
 from refunds.views.portal_access import GUEST_ORDER_SESSION_KEY
 from tests import factories
+from tests.fixtures.photos import jpeg_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +32,8 @@ PORTAL_PAGES = [
     ("get", "/portal/refunds/{refund}/return-slip/"),
     ("post", "/portal/refunds/{refund}/ship/"),
     ("post", "/portal/refunds/{refund}/cancel/"),
+    ("post", "/portal/refunds/{refund}/photos/"),
+    ("get", "/portal/refunds/{refund}/photos/{photo}/"),
 ]
 # Pages for anyone, without an account: "Find my order" and its one-time link
 # (tests/refunds/views/test_portal_guest.py covers what they answer).
@@ -68,6 +72,7 @@ def _normalise(template: str) -> str:
         .replace("{order}", "<rdid:pk>")
         .replace("{refund}", "<rdid:pk>")
         .replace("{token}", "<str:token>")
+        .replace("{photo}", "<rdid:photo_pk>")
     )
 
 
@@ -99,18 +104,40 @@ def world(order, customer_user):
             lines=[LineChoice(order_line_id=line.pk, quantity=1)],
         )
 
+    def photo(user, refund):
+        images = prepare_images([jpeg_upload(f"{user.username}.jpg")])
+        return refund_add_evidence(actor=user, refund=refund, images=images)[0]
+
+    alice_refund, bob_refund = ask(customer_user, order), ask(bob, bob_order)
     return {
         "alice": customer_user,
         "bob": bob,
         "alice_order": order,
         "bob_order": bob_order,
-        "alice_refund": ask(customer_user, order),
-        "bob_refund": ask(bob, bob_order),
+        "alice_refund": alice_refund,
+        "bob_refund": bob_refund,
+        "alice_photo": photo(customer_user, alice_refund),
+        "bob_photo": photo(bob, bob_refund),
     }
 
 
-def _fill(template, order_id, refund_id):
-    return template.format(order=order_id, refund=refund_id)
+def _fill(template, order_id, refund_id, photo_id=None):
+    """The path for these ids; {photo} is the refund's photo (or, for a guessed id, the same)."""
+    return template.format(
+        order=order_id, refund=refund_id, photo=refund_id if photo_id is None else photo_id
+    )
+
+
+def _own(world, who: str) -> tuple[int, int, int]:
+    return (world[f"{who}_order"].pk, world[f"{who}_refund"].pk, world[f"{who}_photo"].pk)
+
+
+def _written() -> list:
+    """What a refused request must not change: the refunds and their photos."""
+    return [
+        *Refund.objects.values_list("pk", "status", "return_tracking_id"),
+        *RefundEvidence.objects.values_list("pk", "refund_id"),
+    ]
 
 
 def _api(user=None) -> APIClient:
@@ -123,7 +150,7 @@ def _api(user=None) -> APIClient:
 
 @pytest.mark.parametrize(("method", "template"), PORTAL_PAGES)
 def test_anonymous_portal_goes_to_sign_in(client, world, method, template):
-    path = _fill(template, world["alice_order"].pk, world["alice_refund"].pk)
+    path = _fill(template, *_own(world, "alice"))
     response = getattr(client, method)(path)
     assert response.status_code == 302
     assert response.url == f"/accounts/login/?next={path}"
@@ -141,13 +168,13 @@ def test_anonymous_api_is_401(world, method, template):
 @pytest.mark.parametrize(("method", "template"), [(m, t) for m, t in PORTAL_PAGES if "{" in t])
 def test_customer_on_another_customers_portal_pages_is_404(client, world, method, template):
     client.force_login(world["alice"])
-    before = list(Refund.objects.values_list("pk", "status", "return_tracking_id"))
-    targets = [(world["bob_order"].pk, world["bob_refund"].pk)] + [(i, i) for i in GUESSED_IDS]
-    for order_id, refund_id in targets:
+    before = _written()
+    targets = [_own(world, "bob")] + [(i, i, i) for i in GUESSED_IDS]
+    for ids in targets:
         data = {"carrier": "X", "tracking_id": "Y", "reason_code": "damaged", "goods": "keep"}
-        response = getattr(client, method)(_fill(template, order_id, refund_id), data)
-        assert response.status_code == 404, (template, order_id)
-    assert list(Refund.objects.values_list("pk", "status", "return_tracking_id")) == before
+        response = getattr(client, method)(_fill(template, *ids), data)
+        assert response.status_code == 404, (template, ids)
+    assert _written() == before
 
 
 @pytest.mark.parametrize(("method", "template"), [(m, t) for m, t in PORTAL_PAGES if "{" in t])
@@ -157,13 +184,13 @@ def test_guest_of_one_order_on_every_other_portal_page_is_404(client, world, met
     session = client.session
     session[GUEST_ORDER_SESSION_KEY] = world["bob_order"].pk
     session.save()
-    before = list(Refund.objects.values_list("pk", "status", "return_tracking_id"))
-    targets = [(world["alice_order"].pk, world["alice_refund"].pk)] + [(i, i) for i in GUESSED_IDS]
-    for order_id, refund_id in targets:
+    before = _written()
+    targets = [_own(world, "alice")] + [(i, i, i) for i in GUESSED_IDS]
+    for ids in targets:
         data = {"carrier": "X", "tracking_id": "Y", "reason_code": "damaged", "goods": "keep"}
-        response = getattr(client, method)(_fill(template, order_id, refund_id), data)
-        assert response.status_code == 404, (template, order_id)
-    assert list(Refund.objects.values_list("pk", "status", "return_tracking_id")) == before
+        response = getattr(client, method)(_fill(template, *ids), data)
+        assert response.status_code == 404, (template, ids)
+    assert _written() == before
 
 
 @pytest.mark.parametrize(("method", "template"), [(m, t) for m, t in API_ROUTES if "{" in t])
@@ -217,6 +244,7 @@ STAFF_PAGES = [
     ("get", "/staff/refunds/{refund}/"),
     ("post", "/staff/refunds/{refund}/approve/"),
     ("post", "/staff/refunds/{refund}/deny/"),
+    ("get", "/staff/refunds/{refund}/photos/{photo}/"),
     ("get", "/staff/orders/{order}/refund/"),
     ("get", "/staff/dashboard/"),
 ]
@@ -225,7 +253,7 @@ STAFF_PAGES = [
 @pytest.mark.parametrize(("method", "template"), STAFF_PAGES)
 def test_customer_on_staff_pages_is_403(client, world, method, template):
     client.force_login(world["alice"])
-    path = _fill(template, world["alice_order"].pk, world["alice_refund"].pk)
+    path = _fill(template, *_own(world, "alice"))
     assert getattr(client, method)(path).status_code == 403
     assert Refund.objects.get(pk=world["alice_refund"].pk).status == "REQUESTED"
 

@@ -185,6 +185,8 @@ def test_portal_pages_read_consistently(client, customer_user, refund, order):
         (request_path, "post", {"reason_code": ""}),  # refused: no reason, no items
         (reverse("portal:refund-list"), "get", None),
         (reverse("portal:refund-detail", args=[refund.pk]), "get", None),
+        # Refused: "Add photos" with no file, the refund's page with the error beside the field.
+        (reverse("portal:photo-add", args=[refund.pk]), "post", {}),
     ]
     _check_all(client, pages)
 

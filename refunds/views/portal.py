@@ -43,6 +43,7 @@ from refunds.selectors import (
 )
 from refunds.states import FINAL_STATUSES, Action, RefundStatus
 
+from .evidence import PhotosField, portal_evidence_context
 from .portal_access import PortalViewerMixin
 
 # --- sign-in with lockout --------------------------------------------------------------------
@@ -121,6 +122,9 @@ class RefundRequestForm(forms.Form):
         widget=forms.RadioSelect,
         initial=SEND_BACK,
     )
+    # Checked and re-encoded as the form is cleaned (refunds.evidence): a file we do not take is
+    # refused beside this field before anything is written.
+    photos = PhotosField()
 
     def __init__(self, *args, refundable, eligibility=None, for_total=False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -342,7 +346,7 @@ class RefundRequestView(PortalViewerMixin, TemplateView):
                     _total_context(order, refundable, proposal, error),
                 )
             return self._render(order, form, proposal=proposal, total_error=error)
-        form = self._form(order, refundable, request.POST)
+        form = self._form(order, refundable, request.POST, files=request.FILES)
         actor = self.actor_for(order)
         if not refundable.is_paid:
             form.is_valid()
@@ -359,6 +363,7 @@ class RefundRequestView(PortalViewerMixin, TemplateView):
                     refund_only=form.cleaned_data["goods"] == KEEP,
                     lines=form.line_choices(),
                     customer_explanation=form.cleaned_data["customer_explanation"],
+                    photos=form.cleaned_data.get("photos") or (),
                     via="portal",
                     # A guest's request is recorded under the order's e-mail.
                     requester_name=order.customer.email if self.viewer.is_guest else "",
@@ -391,12 +396,14 @@ class RefundDetailView(PortalViewerMixin, TemplateView):
             refunds_for_viewer(self.viewer).prefetch_related(
                 Prefetch("lines", queryset=RefundLine.objects.select_related("order_line")),
                 "events",
+                "evidence",
             ),
             pk=self.kwargs["pk"],
         )
 
     def get_context_data(self, **kwargs):
         refund = kwargs.pop("refund", None) or self._refund()
+        photo_form = kwargs.pop("photo_form", None)
         ship_form = kwargs.pop("ship_form", None) or ShipForm(
             initial={"carrier": refund.return_carrier, "tracking_id": refund.return_tracking_id}
         )
@@ -406,6 +413,7 @@ class RefundDetailView(PortalViewerMixin, TemplateView):
             can_ship=_allowed(self.actor_for(refund.order), refund, Action.SHIP),
             can_cancel=_allowed(self.actor_for(refund.order), refund, Action.CANCEL),
             ship_form=ship_form,
+            **portal_evidence_context(refund, self.actor_for(refund.order), photo_form),
             breakdown=refund_breakdown(refund),
             **{k: v for k, v in _progress(refund).items() if k != "refund"},
             **return_instructions(refund.order.account),

@@ -2,7 +2,7 @@ from django.urls import path
 
 from refunds.api import common  # noqa: F401 - registers the "rdid" path converter
 
-from . import portal, portal_guest
+from . import evidence, portal, portal_guest
 
 urlpatterns = [
     path("", portal.PortalHomeView.as_view(), name="home"),
@@ -21,6 +21,12 @@ urlpatterns = [
     ),
     path("refunds/<rdid:pk>/ship/", portal.RefundShipView.as_view(), name="refund-ship"),
     path("refunds/<rdid:pk>/cancel/", portal.RefundCancelView.as_view(), name="refund-cancel"),
+    path("refunds/<rdid:pk>/photos/", evidence.PortalEvidenceAddView.as_view(), name="photo-add"),
+    path(
+        "refunds/<rdid:pk>/photos/<rdid:photo_pk>/",
+        evidence.PortalEvidenceFileView.as_view(),
+        name="photo",
+    ),
     # Find my order without an account: a one-time sign-in link to one order.
     path("find-order/", portal_guest.FindOrderView.as_view(), name="find-order"),
     path("find-order/sent/", portal_guest.FindOrderSentView.as_view(), name="find-order-sent"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import staff
+from . import evidence, staff
 
 urlpatterns = [
     path("", staff.RefundQueueView.as_view(), name="index"),
@@ -12,6 +12,11 @@ urlpatterns = [
     path("refunds/bulk/", staff.RefundBulkActionView.as_view(), name="refund-bulk"),
     path("refunds/<int:pk>/", staff.RefundDetailView.as_view(), name="refund-detail"),
     path("refunds/<int:pk>/live/", staff.RefundLiveView.as_view(), name="refund-live"),
+    path(
+        "refunds/<int:pk>/photos/<int:photo_pk>/",
+        evidence.StaffEvidenceFileView.as_view(),
+        name="refund-photo",
+    ),
     path("refunds/<int:pk>/<slug:action>/", staff.RefundActionView.as_view(), name="refund-action"),
     path("orders/<int:pk>/refund/", staff.NewRefundView.as_view(), name="refund-new"),
     path(

@@ -13,9 +13,11 @@ from django.urls import reverse
 from orders.models import MarketplaceAccount
 from refunds.calculator import LineChoice
 from refunds.delivery.models import OutboundAction, WebhookEvent
+from refunds.evidence import prepare_images
 from refunds.models import Refund
-from refunds.services import refund_approve, refund_assign, refund_request
+from refunds.services import refund_add_evidence, refund_approve, refund_assign, refund_request
 from tests import factories
+from tests.fixtures.photos import jpeg_upload
 
 CHANGELIST = reverse("admin:refunds_refund_changelist")
 
@@ -95,6 +97,26 @@ def test_refund_change_page_is_read_only_with_inlines(client, manager, agent, or
     refund.refresh_from_db()
     assert (refund.status, refund.total) == ("PROCESSING", Decimal("10.00"))
     assert client.get(reverse("admin:refunds_refund_add")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_refund_change_page_shows_the_customers_photos_as_thumbnails(
+    client, manager, order, customer_user
+):
+    refund = _refund(order, customer_user)
+    [photo] = refund_add_evidence(
+        actor=customer_user, refund=refund, images=prepare_images([jpeg_upload("dent.jpg")])
+    )
+    client.force_login(manager)
+
+    body = client.get(reverse("admin:refunds_refund_change", args=[refund.pk])).content.decode()
+
+    photo_url = reverse("staff:refund-photo", args=[refund.pk, photo.pk])
+    assert "Photos from the customer" in body
+    assert f'<a href="{photo_url}" target="_blank" rel="noopener"><img src="{photo_url}"' in body
+    assert 'alt="Photo: dent.jpg"' in body
+    assert photo.file.name not in body  # the storage path is never shown
+    assert client.get(photo_url).status_code == 200
 
 
 # --- bulk approve and deny: a confirmation page with the count and the totals first ---------

@@ -239,11 +239,12 @@ def _detail_refunds(count):
 def test_detail_runs_a_fixed_number_of_queries(client, agent, rows, django_assert_num_queries):
     refund = _detail_refunds(rows)
     client.force_login(agent)
-    # session, user, 2 × permissions, refund, 6 prefetches (lines, events with their actors,
-    # outbound actions, webhooks, order lines, payments; attempts are skipped when there are no
-    # actions), the actors' groups (their roles in the timeline), the two refundable sums, the
-    # previous and next refunds needing a decision, and the people it may be assigned to
-    with django_assert_num_queries(17):
+    # session, user, 2 × permissions, refund, 7 prefetches (lines, events with their actors,
+    # outbound actions, webhooks, evidence photos, order lines, payments; attempts are skipped
+    # when there are no actions), the actors' groups (their roles in the timeline), the two
+    # refundable sums, the previous and next refunds needing a decision, and the people it may be
+    # assigned to
+    with django_assert_num_queries(18):
         response = client.get(_detail(refund))
     assert len(response.context["refund"].lines.all()) == rows
     assert len(response.context["timeline"]) == rows + 1
