@@ -3,8 +3,10 @@ its lines a customer can return and, when one cannot be, why, in a sentence the 
 and which reasons need an explanation or a photo. Pure but for reading the account's policy and
 the order's lines; `today` is a parameter so that tests need no clock.
 
-An account without a policy has no window and no final-sale items, and the reasons need what
-the policy's defaults say ("Other" an explanation, "Arrived damaged" a photo)."""
+An account without a policy has no window and no final-sale items; "Other" still needs an
+explanation (the policy's default) but no reason needs a photo (see reason_needs_photo). Staff
+may override the policy with a note (refund_request); a marketplace's refund is recorded as it
+is."""
 
 from __future__ import annotations
 
