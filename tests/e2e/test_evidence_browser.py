@@ -15,6 +15,7 @@ from refunds.models import Refund, RefundEvidence
 from tests import factories
 from tests.fixtures.photos import image_bytes
 
+from .axe import axe_violations, format_violations
 from .conftest import screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -43,6 +44,11 @@ def _submit(page):
     page.wait_for_load_state()
 
 
+def _no_serious_axe_violations(page) -> None:
+    violations = axe_violations(page)
+    assert not violations, format_violations(violations)
+
+
 def _natural_width(locator) -> int:
     locator.scroll_into_view_if_needed()
     page = locator.page
@@ -67,6 +73,7 @@ def test_a_customer_attaches_a_photo_and_staff_see_it(
     described = page.locator("input[name=photos]").get_attribute("aria-describedby").split()
     assert "id_photos_error" in described
     assert not Refund.objects.exists()
+    _no_serious_axe_violations(page)
 
     page.fill(f"input[name=line_{alice_order.lines.get().pk}]", "1")
     page.select_option("select[name=reason_code]", "damaged")
@@ -82,6 +89,11 @@ def test_a_customer_attaches_a_photo_and_staff_see_it(
     assert thumbnail.get_attribute("alt") == "Photo 1: cracked-lid.jpg"
     assert _natural_width(thumbnail) == 320
     screenshot(page, "portal-refund-with-photo")
+    _no_serious_axe_violations(page)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing runs off the side
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert thumbnail.is_visible()
+    _no_serious_axe_violations(page)
 
     staff = browser.new_context(viewport={"width": 1360, "height": 900}, base_url=live_server.url)
     staff_page = staff.new_page()
@@ -97,6 +109,7 @@ def test_a_customer_attaches_a_photo_and_staff_see_it(
         assert full.headers["x-content-type-options"] == "nosniff"
         assert b"PhoneCo" not in full.body()  # the EXIF (camera, GPS) did not survive
         screenshot(staff_page, "staff-detail-with-photo")
+        _no_serious_axe_violations(staff_page)
     finally:
         staff.close()
 
