@@ -24,6 +24,7 @@ from integrations.registry import ADAPTERS
 from orders.money import format_money
 from refunds.delivery.models import OutboundAction
 
+from . import admin_users as _admin_users  # noqa: F401 (the people pages, spelled our way)
 from . import policy_admin as _policy_admin  # noqa: F401 (registers the return policies)
 from . import rules, services
 from .delivery import admin as _delivery_admin  # noqa: F401 (registers the outbox and webhook pages)
