@@ -218,6 +218,13 @@ def bench_webhooks(total: int = 5000, clients: int = 16, duplicates: float = 0.1
             "s",
             note="machine: busy of available core-seconds (PostgreSQL, Redis, other work too)",
         )
+    record(
+        "webhooks",
+        "web server CPU per delivery: webhook / trivial view",
+        f"{cpu['server'] / total * 1000:.2f} / {cpu_t['server'] / total * 1000:.2f}",
+        "ms",
+        note="gunicorn's own CPU (not PostgreSQL's) over the burst, divided by its requests",
+    )
 
     events = WebhookEvent.objects.filter(adapter_key="hepsiglobal", delivery_key__in=keys)
     drained = time.perf_counter()
