@@ -155,7 +155,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
 EVIDENCE_STORAGE = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
-    "OPTIONS": {"location": MEDIA_ROOT / "evidence", "base_url": None},
+    # Files are named evidence/<random>.jpg inside it (refunds.models.evidence_upload_to).
+    "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
 }
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
