@@ -258,7 +258,10 @@ def test_no_add_photos_once_the_refund_is_closed(alice, order, customer_user):
 def _assert_photo(response, photo):
     assert response.status_code == 200
     assert response["Content-Type"] == "image/jpeg"
-    assert response["Content-Disposition"].startswith("inline")
+    assert response["Content-Disposition"] == (
+        f'inline; filename="{photo.refund.number}-photo-{photo.pk}.jpg"'
+    )
+    assert response["Content-Security-Policy"] == "default-src 'none'; img-src 'self'; sandbox"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Cache-Control"].startswith("private")
     body = b"".join(response.streaming_content)
