@@ -53,7 +53,9 @@ def photo_required_error(reason_label: str) -> RefundError:
 def files_kept_on_success() -> Iterator[list[str]]:
     """Collects the names of the files saved inside the block; when the block raises (a refusal,
     a database error, a failed commit) they are deleted again. Put it outside the transaction:
-    `with files_kept_on_success() as saved, transaction.atomic():` sees the commit fail too."""
+    `with files_kept_on_success() as saved, transaction.atomic():` sees the commit fail too.
+    A caller's outer transaction that rolls back later is not seen (Django has no rollback
+    hook): `manage.py evidence_orphans --delete` removes such files."""
     saved: list[str] = []
     try:
         yield saved
