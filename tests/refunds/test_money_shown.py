@@ -297,11 +297,14 @@ def test_portal_pages(client, customer_user, odd):
 
     usd = _get(client, reverse("portal:order-detail", args=[odd["usd"].pk]))
     assert assert_money_exact(usd) == [
-        # per line: paid, then units left · refundable
+        # per line: unit price, paid, then units left · refundable
+        "10.00 USD",
         "30.00 USD",
         "20.00 USD",
         "0.01 USD",
+        "0.01 USD",
         "0.00 USD",
+        "3.34 USD",
         "10.00 USD",
         "6.67 USD",
         "45.01 USD",
@@ -311,6 +314,7 @@ def test_portal_pages(client, customer_user, odd):
     ]
     jpy = _get(client, reverse("portal:order-detail", args=[odd["jpy"].pk]))
     assert assert_money_exact(jpy, most_decimals=0) == [
+        "500 JPY",
         "1500 JPY",
         "500 JPY",
         "1500 JPY",
@@ -319,16 +323,19 @@ def test_portal_pages(client, customer_user, odd):
         "500 JPY",
     ]
     refund = _get(client, reverse("portal:refund-detail", args=[odd["jpy_requested"].pk]))
-    # The steps (requested, to be refunded), the amount, the line, the cancel question.
-    assert assert_money_exact(refund, most_decimals=0) == ["500 JPY"] * 5
+    # The steps (requested, to be refunded), the amount, the line explained (1 × 500 JPY, its
+    # amount, the total), the cancel question.
+    assert assert_money_exact(refund, most_decimals=0) == ["500 JPY"] * 7
     refund = _get(client, reverse("portal:refund-detail", args=[odd["usd_requested"].pk]))
     assert assert_money_exact(refund) == [
         *["3.34 USD", "3.34 USD", "3.34 USD"],
-        *["0.01 USD", "3.33 USD"],
+        # 1 × 0.01 USD (no discount) 0.01 USD; 1 × 3.34 USD, its third of the 0.02 discount,
+        # 3.33 USD; the total
+        *["0.01 USD", "0.01 USD", "3.34 USD", "0.01 USD", "3.33 USD", "3.34 USD"],
         "3.34 USD",
     ]
     form = _get(client, reverse("portal:refund-request", args=[odd["jpy"].pk]))
-    assert "Up to 1 of 3" in form
+    assert "500 JPY each · up to 1 of 3" in form
     assert_money_exact(form, most_decimals=0)
 
 
