@@ -133,6 +133,16 @@ class RefundRequestForm(forms.Form):
         if for_total:
             self.fields["reason_code"].required = False
             self.fields["goods"].required = False
+        # Say up front which reasons the account's return policy wants an explanation for.
+        needing = [
+            f"“{label}”"
+            for code, label in ReasonCode.choices
+            if policy.reason_needs_explanation(refundable.order.account, code)
+        ]
+        if needing:
+            self.fields[
+                "customer_explanation"
+            ].help_text = f"Required when the reason is {' or '.join(needing)}."
         currency = refundable.order.currency
         eligibility = eligibility or {}
         self.line_fields = []

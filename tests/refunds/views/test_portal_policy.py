@@ -127,6 +127,12 @@ def test_other_without_an_explanation_is_an_error_beside_the_explanation(
     alice_client, policy_order
 ):
     first = policy_order.lines.first()
+    form = alice_client.get(_url(policy_order)).content.decode()
+    assert (
+        '<div class="muted help" id="id_customer_explanation_helptext">Required when the reason '
+        "is “Other”.</div>"
+    ) in form
+    assert 'aria-describedby="id_customer_explanation_helptext"' in form
     data = {f"line_{first.pk}": "1", "reason_code": "other", "goods": "keep"}
     response = alice_client.post(_url(policy_order), data)
     assert response.status_code == 400
