@@ -229,3 +229,38 @@ def test_one_bad_photo_refuses_them_all():
     error = _refusal(good, bad)
 
     assert error.message.startswith("bad.jpg is not a photo")
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt", "stored_as"),
+    [
+        ("CMYK", "JPEG", "image/jpeg"),  # print-shop JPEGs
+        ("L", "JPEG", "image/jpeg"),
+        ("I;16", "PNG", "image/jpeg"),  # 16-bit greyscale
+        ("1", "PNG", "image/jpeg"),
+        ("P", "PNG", "image/jpeg"),  # palette, no transparency
+        ("LA", "PNG", "image/png"),  # greyscale with alpha
+        ("RGBA", "WEBP", "image/png"),
+        ("RGBA", "HEIF", "image/png"),
+    ],
+)
+def test_every_colour_mode_is_re_encoded_to_rgb_or_rgba(mode, fmt, stored_as):
+    fill = (0, 0) if mode == "LA" else (0, 0, 0, 0) if mode == "RGBA" else 0
+    content = image_bytes(fmt, mode=mode, color=fill)
+
+    [photo] = prepare_images([upload(f"sample.{fmt.lower()}", content)])
+
+    assert photo.content_type == stored_as
+    assert _open(photo).mode == ("RGBA" if stored_as == "image/png" else "RGB")
+
+
+def test_a_multi_picture_jpeg_keeps_its_first_picture():
+    frames = [Image.new("RGB", (20, 10), colour) for colour in ("red", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, format="MPO", save_all=True, append_images=frames[1:])
+    assert Image.open(io.BytesIO(out.getvalue())).format == "MPO"
+
+    [photo] = prepare_images([upload("camera.jpg", out.getvalue())])
+
+    red, _green, blue = _open(photo).getpixel((5, 5))
+    assert red > 200 > blue
