@@ -57,6 +57,14 @@ def test_seed_demo_without_sandbox_is_complete_and_idempotent(settings):
         assert refunds.filter(needs_attention=True, status="PROCESSING").count() == 1
         # Every refund was made through the services: its request event exists.
         assert all(r.events.filter(action="request").exists() for r in refunds)
+        # The damaged ones a person asked for came with a photo, as the portal takes them.
+        damaged = refunds.filter(reason_code="damaged", requested_by__isnull=False)
+        assert damaged.exists()
+        assert all(r.evidence.count() == 1 for r in damaged)
+        for refund in damaged:
+            asked, photo = refund.events.order_by("id")[:2]
+            assert (asked.action, photo.action) == ("request", "add_evidence")
+            assert photo.created_at == asked.created_at == refund.evidence.get().created_at
     assert MarketplaceAccount.objects.get(adapter_key="shoplazza").rate_limit_per_second == 2
 
     for username, group, is_staff in [

@@ -2,8 +2,9 @@
 
 One marketplace account per platform pointing at the sandbox, about 200 orders over the last 60
 days (through `order_upsert`), refunds in every status for every marketplace (through the refund
-services, so the audit trail exists), the staff users agent@ and manager@, and the customers
-alice@ and bob@ with orders and refunds of their own. Every password is "refund-desk-demo".
+services, so the audit trail exists; those a person asked for as "Arrived damaged" with a photo),
+the staff users agent@ and manager@, and the customers alice@ and bob@ with orders and refunds of
+their own. Every password is "refund-desk-demo".
 When the sandbox answers, the orders are loaded into each simulator and the simulators are told
 where to send webhooks.
 """
@@ -11,6 +12,7 @@ where to send webhooks.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import random
 from decimal import Decimal
 
@@ -18,9 +20,11 @@ import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image, ImageDraw
 
 from integrations.base import Confirmed, OutboundKind, Rejected
 from integrations.registry import adapter_class
@@ -30,7 +34,8 @@ from refunds import notifications
 from refunds.calculator import LineChoice
 from refunds.delivery.models import OutboundAction
 from refunds.delivery.outbox import action_record_past_delivery
-from refunds.models import Refund, RefundEvent
+from refunds.evidence import prepare_images
+from refunds.models import Refund, RefundEvent, RefundEvidence
 from refunds.services import (
     Received,
     refund_apply_marketplace_result,
@@ -326,10 +331,13 @@ class Command(BaseCommand):
             kwargs["amount"] = (order.items_total * Decimal("0.4")).quantize(Decimal("0.01"))
         else:  # the platform refunds whole units only
             kwargs["lines"] = [LineChoice(order_line_id=lines[0].pk, quantity=units)]
+        reason = REASONS[index % len(REASONS)]
+        if reason == "damaged" and requester is not None:
+            kwargs["photos"] = prepare_images([_demo_photo(order.external_number)])
         refund = refund_request(
             actor=requester,
             order=order,
-            reason_code=REASONS[index % len(REASONS)],
+            reason_code=reason,
             refund_only=refund_only,
             customer_explanation=EXPLANATIONS[index % len(EXPLANATIONS)],
             via=f"{account.adapter_key} (demo)",
@@ -420,6 +428,20 @@ class Command(BaseCommand):
             self.stdout.write(f"Sandbox {key}: {len(orders)} orders loaded.")
 
 
+def _demo_photo(order_number: str) -> ContentFile:
+    """A drawn "photo" of a dented parcel for the demo's damaged refunds (JPEG, as a phone sends
+    it; refunds.evidence re-encodes it like any upload)."""
+    image = Image.new("RGB", (640, 480), (236, 232, 226))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((90, 110, 550, 410), fill=(196, 154, 108), outline=(120, 88, 56), width=6)
+    draw.rectangle((90, 110, 550, 150), fill=(176, 136, 92))
+    draw.line([(250, 150), (300, 230), (270, 300), (330, 410)], fill=(70, 45, 30), width=10)
+    draw.text((100, 60), f"Demo photo: order {order_number} arrived damaged", fill=(31, 41, 51))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85)
+    return ContentFile(out.getvalue(), name=f"parcel-{order_number}.jpg")
+
+
 REASONS = [
     "damaged",
     "defective",
@@ -446,12 +468,16 @@ def _backdate(refund: Refund, when: dt.datetime) -> None:
     now = timezone.now()
     step = dt.timedelta(hours=12)
     events = list(
-        RefundEvent.objects.filter(refund=refund).order_by("id").values_list("pk", flat=True)
+        RefundEvent.objects.filter(refund=refund).order_by("id").values_list("pk", "action")
     )
     last = min(when, now)
-    for number, pk in enumerate(events):
-        last = min(when + step * number, now)
+    number = -1
+    for pk, action in events:
+        if action != "add_evidence":  # photos sent with the request are dated with it
+            number += 1
+        last = min(when + step * max(number, 0), now)
         RefundEvent.objects.filter(pk=pk).update(created_at=last)
+    RefundEvidence.objects.filter(refund=refund).update(created_at=min(when, now))
     changes: dict = {"created_at": min(when, now)}
     if refund.issued_at is not None:
         changes["issued_at"] = last
