@@ -145,6 +145,33 @@ def test_the_request_form_fits_a_phone(browser, live_server, alice):
         context.close()
 
 
+def test_the_order_page_fits_a_phone_one_card_per_line(browser, live_server, alice):
+    order = _order(alice, delivered_days_ago=3)
+    first = order.lines.order_by("id").first()
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, base_url=live_server.url
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        sign_in(page, "alice@example.com", next_url=f"/portal/orders/{order.pk}/")
+        page.wait_for_url(f"**/portal/orders/{order.pk}/")
+        table = page.locator(".table-wrap")
+        widths = table.evaluate("el => [el.scrollWidth, el.clientWidth]")
+        assert widths[0] <= widths[1], widths  # nothing to scroll sideways
+        widths = page.evaluate(
+            "[document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]"
+        )
+        assert widths[0] <= widths[1], widths
+        # Each cell says which column it is: the price row of the first line reads as one.
+        price = page.locator(f"#order-line-{first.pk} td[data-label=Price]")
+        label = price.evaluate("el => getComputedStyle(el, '::before').content")
+        assert label == '"Price"'
+        assert price.bounding_box()["x"] + price.bounding_box()["width"] <= 390
+    finally:
+        context.close()
+
+
 def test_order_page_and_request_form_have_no_serious_axe_violations(page, alice):
     order = _order(alice, delivered_days_ago=3)
     closed = _order(alice, delivered_days_ago=60)
