@@ -23,7 +23,8 @@ from django.views import View
 from refunds import services
 from refunds.errors import RefundError
 from refunds.evidence import ACCEPT_ATTRIBUTE, WHAT_WE_TAKE, prepare_images, readable_size
-from refunds.models import RefundEvidence
+from refunds.models import ReasonCode, RefundEvidence
+from refunds.policy import reason_needs_photo
 from refunds.selectors import refund_queryset, refunds_for_viewer
 from refunds.states import FINAL_STATUSES, RefundStatus
 
@@ -54,10 +55,7 @@ class PhotosField(forms.FileField):
     @property
     def help_text(self) -> str:
         """The limits as the settings say when the form is shown, not when it was defined."""
-        return self._help_text or (
-            f"Up to {settings.REFUND_EVIDENCE_MAX_FILES} photos: {WHAT_WE_TAKE}, "
-            f"{readable_size(settings.REFUND_EVIDENCE_MAX_BYTES)} each."
-        )
+        return self._help_text or photo_limits()
 
     @help_text.setter
     def help_text(self, value: str) -> None:
@@ -74,6 +72,23 @@ class PhotosField(forms.FileField):
             return prepare_images(files, existing=self.existing)
         except RefundError as exc:
             raise ValidationError(exc.message, code=exc.code) from None
+
+
+def photo_limits() -> str:
+    return (
+        f"Up to {settings.REFUND_EVIDENCE_MAX_FILES} photos: {WHAT_WE_TAKE}, "
+        f"{readable_size(settings.REFUND_EVIDENCE_MAX_BYTES)} each."
+    )
+
+
+def request_photos_help(account) -> str:
+    """The request form's photos help: the limits, and the reasons the account's return policy
+    asks a photo for, so that the customer knows before sending."""
+    needing = [label for code, label in ReasonCode.choices if reason_needs_photo(account, code)]
+    if not needing:
+        return photo_limits()
+    reasons = " or ".join(f"“{label}”" for label in needing)
+    return f"{photo_limits()} A photo is needed when the reason is {reasons}."
 
 
 class AddPhotosForm(forms.Form):

@@ -43,7 +43,7 @@ from refunds.selectors import (
 )
 from refunds.states import FINAL_STATUSES, Action, RefundStatus
 
-from .evidence import PhotosField, portal_evidence_context
+from .evidence import PhotosField, portal_evidence_context, request_photos_help
 from .portal_access import PortalViewerMixin
 
 # --- sign-in with lockout --------------------------------------------------------------------
@@ -129,6 +129,7 @@ class RefundRequestForm(forms.Form):
     def __init__(self, *args, refundable, eligibility=None, for_total=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.refundable = refundable
+        self.fields["photos"].help_text = request_photos_help(refundable.order.account)
         self.for_total = for_total
         if for_total:
             self.fields["reason_code"].required = False

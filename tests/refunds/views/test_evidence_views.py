@@ -96,6 +96,22 @@ def test_photos_attached_to_the_request_are_stored_with_it(alice, order, custome
         assert reverse("portal:photo", args=[refund.pk, photo.pk]) in page
 
 
+def test_the_photos_field_says_which_reasons_need_a_photo(alice, order, settings):
+    url = reverse("portal:refund-request", args=[order.pk])
+    help_text = 'id="id_photos_helptext">Up to 5 photos: JPEG, PNG, WebP or HEIC, 10 MB each.'
+    assert help_text + "</div>" in alice.get(url).content.decode()
+
+    ReturnPolicy.objects.create(
+        account=order.account, reasons_needing_photo=["damaged", "defective"]
+    )
+    settings.REFUND_EVIDENCE_MAX_FILES = 3
+
+    assert (
+        'id="id_photos_helptext">Up to 3 photos: JPEG, PNG, WebP or HEIC, 10 MB each. A photo is '
+        "needed when the reason is “Arrived damaged” or “Defective or not working”.</div>"
+    ) in alice.get(url).content.decode()
+
+
 def test_a_reason_the_policy_asks_a_photo_for_is_refused_without_one(alice, order):
     ReturnPolicy.objects.create(account=order.account, reasons_needing_photo=["damaged"])
 
