@@ -17,6 +17,7 @@ from tests.fixtures.photos import image_bytes
 
 from .axe import axe_violations, format_violations
 from .conftest import screenshot, sign_in
+from .test_csp_browser import RECORD_VIOLATIONS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -44,6 +45,12 @@ def _submit(page):
     page.wait_for_load_state()
 
 
+def _no_csp_violations(page) -> None:
+    """Nothing on the page was blocked by the Content-Security-Policy (no inline style or script
+    in the photo blocks; the images themselves load from our own views)."""
+    assert page.evaluate("window.__cspViolations") == []
+
+
 def _no_serious_axe_violations(page) -> None:
     violations = axe_violations(page)
     assert not violations, format_violations(violations)
@@ -64,6 +71,7 @@ def test_a_customer_attaches_a_photo_and_staff_see_it(
     make_agent("agent-photos@example.com")
     photo = tmp_path / "cracked-lid.jpg"
     photo.write_bytes(image_bytes("JPEG", size=(320, 240), gps=True))
+    page.context.add_init_script(RECORD_VIOLATIONS)
     _open_request_form(page, alice_order)
 
     # Without a photo: refused beside the field, which the error names for screen readers.
@@ -88,6 +96,7 @@ def test_a_customer_attaches_a_photo_and_staff_see_it(
     thumbnail = page.locator("#photos img.photo-thumb")
     assert thumbnail.get_attribute("alt") == "Photo 1: cracked-lid.jpg"
     assert _natural_width(thumbnail) == 320
+    _no_csp_violations(page)
     screenshot(page, "portal-refund-with-photo")
     _no_serious_axe_violations(page)
     page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing runs off the side
@@ -96,12 +105,14 @@ def test_a_customer_attaches_a_photo_and_staff_see_it(
     _no_serious_axe_violations(page)
 
     staff = browser.new_context(viewport={"width": 1360, "height": 900}, base_url=live_server.url)
+    staff.add_init_script(RECORD_VIOLATIONS)
     staff_page = staff.new_page()
     try:
         sign_in(staff_page, "agent-photos@example.com", next_url=f"/staff/refunds/{refund.pk}/")
         staff_page.wait_for_url(f"**/staff/refunds/{refund.pk}/")
         staff_thumbnail = staff_page.locator("#photos img.photo-thumb")
         assert _natural_width(staff_thumbnail) == 320
+        _no_csp_violations(staff_page)
         link = staff_page.locator("#photos a").first
         full = staff_page.request.get(link.get_attribute("href"))
         assert full.status == 200
