@@ -227,6 +227,20 @@ def test_the_customer_adds_photos_on_an_open_refund(alice, order, customer_user)
     assert refund.events.filter(action="add_evidence").count() == 1
 
 
+def test_a_guest_of_the_order_adds_photos_as_its_customer(client, order, customer_user):
+    refund = _refund(order, customer_user)
+    session = client.session
+    session[GUEST_ORDER_SESSION_KEY] = order.pk
+    session.save()
+
+    response = client.post(
+        reverse("portal:photo-add", args=[refund.pk]), {"photos": [jpeg_upload("guest.jpg")]}
+    )
+
+    assert response.status_code == 302
+    assert refund.evidence.get().uploaded_by == customer_user
+
+
 def test_adding_a_refused_file_shows_the_refund_page_with_the_error(alice, order, customer_user):
     refund = _refund(order, customer_user)
     files = _stored()
