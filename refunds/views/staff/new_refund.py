@@ -28,6 +28,21 @@ def _eligibility(order: Order) -> dict:
     return policy.order_eligibility(order, lines=order.lines.all())
 
 
+def _policy_breaches(form: PreviewForm, order: Order) -> list[tuple[str, str]]:
+    """(SKU, why not) for each chosen line the return policy does not allow: the preview says so
+    as the lines are chosen, before the create asks for the override note."""
+    if not form.is_valid():
+        return []
+    eligibility = _eligibility(order)
+    lines = {line.pk: line for line in order.lines.all()}
+    return [
+        (lines[choice.order_line_id].sku, eligibility[choice.order_line_id].reason)
+        for choice in form.line_choices()
+        if choice.order_line_id in eligibility
+        and not eligibility[choice.order_line_id].is_returnable
+    ]
+
+
 def _preview(form: PreviewForm, order: Order):
     """The calculator's proposal for the form's input, or the error it gives."""
     if not form.is_valid():
@@ -102,6 +117,7 @@ class NewRefundView(StaffPermissionMixin, View):
                 "form": form,
                 "proposal": proposal,
                 "preview_error": error,
+                "policy_breaches": _policy_breaches(form, order) if proposal else [],
                 "rows": form.bound_rows(),
                 "policy_rows": form.policy_rows(),
             },
@@ -124,6 +140,7 @@ class RefundPreviewView(StaffPermissionMixin, View):
             {
                 "proposal": proposal,
                 "preview_error": error,
+                "policy_breaches": _policy_breaches(form, order) if proposal else [],
                 "order": order,
             },
         )

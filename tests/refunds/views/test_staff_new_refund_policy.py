@@ -76,3 +76,22 @@ def test_a_window_that_closed_is_shown_to_staff_too(client, agent, order):
     body = client.get(reverse("staff:refund-new", args=[order.pk])).content.decode()
     assert body.count("Returns for this order closed on") == 3
     assert "Why override the return policy" in body
+
+
+def test_the_live_preview_warns_when_a_chosen_line_is_outside_the_policy(
+    client, agent, final_sale_order
+):
+    order = final_sale_order
+    first, final = order.lines.first(), order.lines.last()
+    client.force_login(agent)
+    url = reverse("staff:refund-preview", args=[order.pk])
+
+    fine = client.post(url, {f"qty_{first.pk}": "1"}).content.decode()
+    assert 'id="preview-total"' in fine
+    assert "Outside the return policy" not in fine
+
+    outside = client.post(url, {f"qty_{final.pk}": "1"}).content.decode()
+    assert 'id="preview-total"' in outside  # the amount is still shown
+    assert "<strong>Outside the return policy</strong>" in outside
+    assert f"<li>{final.sku}: This item cannot be returned (final sale).</li>" in outside
+    assert (Refund.objects.count(), RefundEvent.objects.count()) == (0, 0)
