@@ -57,6 +57,14 @@ def _one_unit(page) -> None:
     page.locator("main h1").scroll_into_view_if_needed()
 
 
+def _one_line(page) -> None:
+    """The customer's request form with one unit chosen, so the running total shows it."""
+    field = page.locator("input[name^=line_]").first
+    field.fill("1")
+    page.wait_for_load_state("networkidle")
+    page.locator("#request-total-amount").scroll_into_view_if_needed()
+
+
 def test_screenshots(browser, live_server, demo):  # noqa: F811 - the fixture imported above
     detail = (
         Refund.objects.filter(status="ISSUED")
@@ -84,9 +92,16 @@ def test_screenshots(browser, live_server, demo):  # noqa: F811 - the fixture im
         (f"/staff/orders/{new_order.pk}/refund/", "new-refund", _one_unit),
         ("/admin/refunds/refund/", "admin-changelist", None),
     ]
+    alice_order = (
+        Order.objects.filter(customer__user__username="alice@example.com", refunds__isnull=True)
+        .order_by("-placed_at")
+        .first()
+    )
     portal_screens = [
         ("/portal/", "portal", None),
         (f"/portal/refunds/{alice_refund.pk}/", "portal-refund", None),
+        (f"/portal/orders/{alice_order.pk}/", "portal-order", None),
+        (f"/portal/orders/{alice_order.pk}/refund/", "portal-request", _one_line),
     ]
     for viewport in VIEWPORTS:
         for username, screens in (
