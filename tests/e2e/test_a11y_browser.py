@@ -1,7 +1,8 @@
 """Accessibility in a real browser: axe-core (vendored from npm, tests/e2e/axe.py) finds no
 serious or critical WCAG 2.1 A/AA violation (contrast, labels, names, landmarks, ARIA) on the
 staff queue, refund detail, orders, dashboard, new-refund form (also with errors), the admin's
-changelist and change page, the sign-in and password-reset pages and the portal, at desktop and
+changelist and change page, the sign-in and password-reset pages, the portal (also a guest's
+pages and the printable return slip), at desktop and
 phone widths. After a refused submit, focus is on the first error and what was typed is kept."""
 
 from __future__ import annotations
@@ -213,3 +214,52 @@ def test_refused_sign_in_focuses_the_error_summary(page, roles):
     expect(summary).to_contain_text("do not match")
     assert _focused(page) == {"id": "", "isFirstError": True, "isSummary": True}
     expect(page.locator("input[name=username]")).to_have_value("dave@example.com")
+
+
+def test_guest_and_return_slip_pages_have_no_serious_axe_violations(page, roles):
+    """The pages of a customer without an account (find my order, link sent, open my order, a
+    refused link) and the printable return slip."""
+    from django.core import mail
+
+    from refunds.calculator import LineChoice
+    from refunds.services import refund_approve, refund_request
+
+    bob = factories.CustomerFactory(email="bob@example.com", name="Bob")
+    order = factories.make_order(customer=bob)
+    found: dict = {}
+    _check(page, ["/portal/find-order/"], found)
+    for viewport in WIDTHS:  # a refused link: 410, with a way on
+        page.set_viewport_size(viewport)
+        assert page.goto("/portal/guest/not-a-real-token-000000/").status == 410
+        _collect(page, f"a refused guest link at {viewport['width']}px", found)
+    for viewport in WIDTHS:
+        page.set_viewport_size(viewport)
+        page.goto("/portal/find-order/")
+        page.fill("input[name=order_number]", order.external_number)
+        page.fill("input[name=email]", "bob@example.com")
+        page.get_by_role("button", name="Send me a sign-in link").click()
+        page.wait_for_url("**/portal/find-order/sent/")
+        _collect(page, f"find-order/sent at {viewport['width']}px", found)
+    link = mail.outbox[-1].body.split("/portal/guest/", 1)[1].split("/", 1)[0]
+    page.goto(f"/portal/guest/{link}/")
+    _collect(page, "the guest link's page", found)
+
+    user = factories.UserFactory(username="dana@example.com")
+    dana = factories.CustomerFactory(email="dana@example.com", name="Dana", user=user)
+    dana_order = factories.make_order(customer=dana)
+    refund = refund_request(
+        actor=user,
+        order=dana_order,
+        reason_code="defective",
+        refund_only=False,
+        lines=[LineChoice(order_line_id=dana_order.lines.first().pk, quantity=1)],
+    )
+    refund_approve(actor=factories.manager(), refund=refund)
+    page.context.clear_cookies()
+    sign_in(page, "dana@example.com", next_url="/portal/")
+    _check(
+        page,
+        [f"/portal/refunds/{refund.pk}/", f"/portal/refunds/{refund.pk}/return-slip/"],
+        found,
+    )
+    _report(found)
