@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
-from integrations.registry import ADAPTERS
+from orders.admin import marketplace_filter, platform_label, titled
 from orders.money import format_money
 from refunds.delivery.models import OutboundAction
 
@@ -171,33 +171,6 @@ class DenyReasonForm(forms.Form):
     )
 
 
-def titled(filter_class, title: str):
-    """A field's list filter under a title in people's words (instead of the field's name)."""
-
-    class Titled(filter_class):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.title = title
-
-    Titled.__name__ = f"Titled{filter_class.__name__}"
-    return Titled
-
-
-class MarketplaceFilter(admin.SimpleListFilter):
-    """The platform, by the name people know it by (integrations.registry), not its key."""
-
-    title = "Marketplace"
-    parameter_name = "marketplace"
-
-    def lookups(self, request, model_admin):
-        return [(key, entry.label) for key, entry in ADAPTERS.items()]
-
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(order__account__adapter_key=self.value())
-        return queryset
-
-
 def _sentence(text: str) -> str:
     return text if text.endswith(".") else f"{text}."
 
@@ -220,11 +193,6 @@ def bulk_question(verb: str, refunds) -> str:
     )
 
 
-def _platform(account) -> str:
-    entry = ADAPTERS.get(account.adapter_key)
-    return entry.label if entry else account.adapter_key
-
-
 @admin.register(Refund)
 class RefundAdmin(admin.ModelAdmin):
     """Read-only refunds (view permission semantics: no Save or Delete buttons). A manager
@@ -243,7 +211,7 @@ class RefundAdmin(admin.ModelAdmin):
     )
     list_filter = (
         ("status", titled(admin.ChoicesFieldListFilter, "Status")),
-        MarketplaceFilter,
+        marketplace_filter("order__account__adapter_key"),
         ("order__account", titled(admin.RelatedFieldListFilter, "Seller account")),
         ("reason_code", titled(admin.ChoicesFieldListFilter, "Reason")),
         ("needs_attention", titled(admin.BooleanFieldListFilter, "Needs attention")),
@@ -547,7 +515,7 @@ class RefundAdmin(admin.ModelAdmin):
 
     @admin.display(description="Marketplace")
     def marketplace(self, obj):
-        return f"{_platform(obj.order.account)} · {obj.order.account.name}"
+        return f"{platform_label(obj.order.account.adapter_key)} · {obj.order.account.name}"
 
     @admin.display(description="Marketplace refund id")
     def marketplace_refund_id(self, obj):
