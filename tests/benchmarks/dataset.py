@@ -15,6 +15,7 @@ from refunds.models import Refund, RefundLine
 
 STATUSES = ["REQUESTED", "WAITING", "PROCESSING", "ISSUED", "DENIED", "CANCELLED"]
 REASONS = ["damaged", "defective", "incorrect_order", "changed_mind", "not_as_described"]
+CATEGORIES = ["Electronics", "Home", "Clothing"]  # OrderLine.category (no default in the table)
 
 
 def _copy(table: str, columns: list[str], rows) -> None:
@@ -82,6 +83,7 @@ def build(
                     Decimal("0.00"),
                     0,
                     0,
+                    CATEGORIES[j % len(CATEGORIES)],
                 )
             )
             order_lines[oid].append((line_id, qty, price * qty))
@@ -144,6 +146,7 @@ def build(
             "tax",
             "fulfilled_quantity",
             "cancelled_quantity",
+            "category",
         ],
         line_rows,
     )

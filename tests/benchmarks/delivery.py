@@ -238,8 +238,15 @@ def bench_delivery(count: int = 2000, concurrency: int = 8) -> None:
         connection.close()
         setup = time.perf_counter() - setup_started
 
+        # Deliveries go to their platform's queue (refunds/delivery/routing.py); a worker on
+        # "celery" alone got none of them once the queues were split.
+        from refunds.delivery.routing import delivery_queue
+
         worker = start_worker(
-            pool=POOL, concurrency=concurrency, log=WORKER_LOG, extra=("-Q", "celery")
+            pool=POOL,
+            concurrency=concurrency,
+            log=WORKER_LOG,
+            extra=("-Q", delivery_queue("hepsiglobal")),
         )
         started = time.perf_counter()
         bench_cpu = time.process_time()
