@@ -176,6 +176,26 @@ def session_cpu_seconds(session_id: int) -> float:
     return total / ticks
 
 
+def session_peak_rss_mb(session_id: int) -> float:
+    """The largest peak resident set (VmHWM) of one live process of a session, in MiB: for
+    gunicorn one web process (its master or a worker), for celery the worker."""
+    peak = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) != session_id:
+                continue
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peak = max(peak, int(line.split()[1]))  # kB
+    return peak / 1024
+
+
 def machine_cpu_seconds() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine so far, all cores, from /proc/stat."""
     fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]  # not guest time

@@ -30,6 +30,7 @@ from tests.benchmarks.common import (
     free_port,
     purge_broker,
     record,
+    session_peak_rss_mb,
     start_worker,
     stop_process,
 )
@@ -276,6 +277,7 @@ def bench_delivery(count: int = 2000, concurrency: int = 8) -> None:
             time.sleep(0.2)
         wall = time.perf_counter() - started
         worker_cpu = _cpu_seconds(worker.pid)
+        worker_rss = session_peak_rss_mb(worker.pid)
         bench_cpu = time.process_time() - bench_cpu  # the sandbox serves from this process
         stop_process(worker)
         worker = None
@@ -325,6 +327,13 @@ def bench_delivery(count: int = 2000, concurrency: int = 8) -> None:
         f">= 80% of {limit:.0f}/s",
         rate >= 0.8 * limit and not problem,
         note,
+    )
+    record(
+        "delivery",
+        f"peak RSS of the worker (--pool {POOL} --concurrency {concurrency})",
+        f"{worker_rss:.0f}",
+        "MiB",
+        note="VmHWM of the celery worker's largest process during the drain",
     )
     record(
         "delivery",

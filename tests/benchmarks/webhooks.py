@@ -27,6 +27,7 @@ from tests.benchmarks.common import (
     purge_broker,
     record,
     session_cpu_seconds,
+    session_peak_rss_mb,
     start_process,
     start_worker,
     stop_process,
@@ -181,6 +182,7 @@ def bench_webhooks(total: int = 5000, clients: int = 16, duplicates: float = 0.1
         trivial = [("POST", "/_bench/trivial", b"{}")] * total
         el_t, lat_t, codes_t, cpu_t = measured(trivial)
         el, lat, codes, cpu = measured(burst)
+        web_rss = session_peak_rss_mb(web.pid)
     except BaseException:
         if worker:
             stop_process(worker)
@@ -234,8 +236,16 @@ def bench_webhooks(total: int = 5000, clients: int = 16, duplicates: float = 0.1
         while time.time() < deadline and events.filter(state=WebhookState.RECEIVED).exists():
             time.sleep(0.5)
         drained = time.perf_counter() - drained
+        worker_rss = session_peak_rss_mb(worker.pid)
     finally:
         stop_process(worker)
+    record(
+        "webhooks",
+        "peak RSS: one web process / the worker draining the events",
+        f"{web_rss:.0f} / {worker_rss:.0f}",
+        "MiB",
+        note="VmHWM of the largest gunicorn process after the bursts; of the celery worker",
+    )
     stored = events.count()
     states = dict(events.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
     processed = states.get(WebhookState.PROCESSED, 0)
