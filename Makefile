@@ -1,4 +1,4 @@
-.PHONY: setup run test lint format bench migrate seed
+.PHONY: setup run test lint format bench bench-quick migrate seed
 
 export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
@@ -30,9 +30,15 @@ format: setup
 	@$(UV) run ruff format .
 	@$(UV) run ruff check --fix .
 
+## BENCHMARKS.md: make bench at 1,000,000 orders and refunds (under 30 minutes), make bench-quick at
+## 100,000 (under 10). Each full run keeps its figures in tests/benchmarks/results-<scale>.json.
 bench:
 	@bash .ci/prepare
-	@$(UV) run python -m tests.benchmarks.run
+	@BENCH_SCALE=1000000 $(UV) run python -m tests.benchmarks.run
+
+bench-quick:
+	@bash .ci/prepare
+	@BENCH_SCALE=100000 $(UV) run python -m tests.benchmarks.run
 
 ## The README's screenshots (docs/screenshots/*.png, 1366x768 and 390x844) from seeded demo data
 ## in headless Chromium. tests/screenshots.py is not collected by the suite; it runs only here.

@@ -196,6 +196,14 @@ def session_peak_rss_mb(session_id: int) -> float:
     return peak / 1024
 
 
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """Peak resident set (VmHWM) of one process, in MiB (this one by default)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def machine_cpu_seconds() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine so far, all cores, from /proc/stat."""
     fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]  # not guest time

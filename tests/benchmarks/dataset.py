@@ -1,11 +1,13 @@
 """Build the large benchmark data set with PostgreSQL COPY (not the ORM one row at a time):
-100,000 orders with 300,000 lines and 100,000 refunds across the four marketplaces."""
+`scale` orders (100,000 for make bench-quick, 1,000,000 for make bench) with three lines each and
+one refund each, across the four marketplaces."""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
 import time
+from array import array
 from decimal import Decimal
 
 from django.db import connection
@@ -16,6 +18,38 @@ from refunds.models import Refund, RefundLine
 STATUSES = ["REQUESTED", "WAITING", "PROCESSING", "ISSUED", "DENIED", "CANCELLED"]
 REASONS = ["damaged", "defective", "incorrect_order", "changed_mind", "not_as_described"]
 CATEGORIES = ["Electronics", "Home", "Clothing"]  # OrderLine.category (no default in the table)
+SHIPPING = Decimal("4.99")
+LINE_COLUMNS = [
+    "id",
+    "order_id",
+    "external_id",
+    "sku",
+    "name",
+    "quantity",
+    "unit_price",
+    "discount",
+    "tax",
+    "fulfilled_quantity",
+    "cancelled_quantity",
+    "category",
+]
+ORDER_COLUMNS = [
+    "id",
+    "account_id",
+    "external_number",
+    "customer_id",
+    "status",
+    "currency",
+    "placed_at",
+    "paid_at",
+    "items_total",
+    "shipping_total",
+    "tip_total",
+    "additional_total",
+    "grand_total",
+    "created_at",
+    "updated_at",
+]
 
 
 def _copy(table: str, columns: list[str], rows) -> None:
@@ -27,15 +61,16 @@ def _copy(table: str, columns: list[str], rows) -> None:
             copy.write_row(row)
 
 
-def build(
-    *,
-    orders: int = 100_000,
-    lines_per_order: int = 3,
-    refunds: int = 100_000,
-    customers: int = 20_000,
-    seed: int = 7,
-) -> dict:
-    rng = random.Random(seed)
+SCALE = 100_000  # make bench-quick; make bench sets BENCH_SCALE=1000000
+
+
+def build(*, scale: int = SCALE, lines_per_order: int = 3, seed: int = 7) -> dict:
+    """`scale` orders, each with `lines_per_order` lines and one refund, and one customer per
+    five orders. Rows are generated while COPY streams them (nothing but a few numbers per order
+    is held in memory), so the 1,000,000-order set fits the machine as the 100,000 one does."""
+    orders = refunds = scale
+    customers = max(1, scale // 5)
+    rng_orders, rng_refunds = random.Random(seed + 1), random.Random(seed + 2)
     started = time.perf_counter()
     accounts = []
     for key in ("hepsiglobal", "noventiq", "llzw", "shoplazza"):
@@ -59,110 +94,86 @@ def build(
         ),
     )
     base_order = (Order.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
-    order_rows, line_rows, payment_rows = [], [], []
-    line_id = (OrderLine.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
-    order_lines: dict[int, list[tuple[int, int, Decimal]]] = {}
-    for i in range(orders):
-        oid = base_order + i
-        placed = now - dt.timedelta(minutes=rng.randint(0, 60 * 24 * 90))
-        items = Decimal(0)
-        order_lines[oid] = []
-        for j in range(lines_per_order):
-            qty = rng.randint(1, 4)
-            price = Decimal(rng.randint(500, 20000)) / 100
-            line_rows.append(
-                (
-                    line_id,
-                    oid,
-                    f"B{i}-L{j}",
-                    f"SKU-{rng.randint(1, 5000)}",
-                    "Bench product",
-                    qty,
-                    price,
-                    Decimal("0.00"),
-                    Decimal("0.00"),
-                    0,
-                    0,
-                    CATEGORIES[j % len(CATEGORIES)],
-                )
+    base_line = (OrderLine.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
+    # Per order: the items total and its first line's quantity and amount, in cents.
+    items_cents = array("q", bytes(8 * orders))
+    first_qty = array("b", bytes(orders))
+    first_cents = array("q", bytes(8 * orders))
+
+    def line_draws():
+        """The random part of every line, the same sequence each time it is called."""
+        rng = random.Random(seed)
+        for i in range(orders):
+            for j in range(lines_per_order):
+                yield i, j, rng.randint(1, 4), rng.randint(500, 20000), rng.randint(1, 5000)
+
+    # The lines reference the orders and the orders carry the lines' totals: one pass over the
+    # draws for the totals, then the orders, then the same draws again for the lines.
+    for i, j, qty, price, _sku in line_draws():
+        items_cents[i] += price * qty
+        if j == 0:
+            first_qty[i], first_cents[i] = qty, price * qty
+
+    def line_rows():
+        for n, (i, j, qty, price, sku) in enumerate(line_draws()):
+            yield (
+                base_line + n,
+                base_order + i,
+                f"B{i}-L{j}",
+                f"SKU-{sku}",
+                "Bench product",
+                qty,
+                Decimal(price) / 100,
+                Decimal("0.00"),
+                Decimal("0.00"),
+                0,
+                0,
+                CATEGORIES[j % len(CATEGORIES)],
             )
-            order_lines[oid].append((line_id, qty, price * qty))
-            items += price * qty
-            line_id += 1
-        shipping = Decimal("4.99")
-        total = items + shipping
-        order_rows.append(
-            (
-                oid,
+
+    def order_rows():
+        for i in range(orders):
+            placed = now - dt.timedelta(minutes=rng_orders.randint(0, 60 * 24 * 90))
+            items = Decimal(items_cents[i]) / 100
+            yield (
+                base_order + i,
                 accounts[i % 4],
                 f"BENCH-{i:07d}",
-                base_customer + rng.randrange(customers),
+                base_customer + rng_orders.randrange(customers),
                 "paid",
                 "USD",
                 placed,
                 placed,
                 items,
-                shipping,
+                SHIPPING,
                 Decimal(0),
                 Decimal(0),
-                total,
+                items + SHIPPING,
                 placed,
                 placed,
             )
-        )
-        payment_rows.append((oid, f"BENCH-{i}-P1", "card", total))
+
+    _copy(Order._meta.db_table, ORDER_COLUMNS, order_rows())
+    _copy(OrderLine._meta.db_table, LINE_COLUMNS, line_rows())
     _copy(
-        Order._meta.db_table,
-        [
-            "id",
-            "account_id",
-            "external_number",
-            "customer_id",
-            "status",
-            "currency",
-            "placed_at",
-            "paid_at",
-            "items_total",
-            "shipping_total",
-            "tip_total",
-            "additional_total",
-            "grand_total",
-            "created_at",
-            "updated_at",
-        ],
-        order_rows,
+        PaymentLine._meta.db_table,
+        ["order_id", "external_id", "method", "amount"],
+        (
+            (base_order + i, f"BENCH-{i}-P1", "card", Decimal(items_cents[i]) / 100 + SHIPPING)
+            for i in range(orders)
+        ),
     )
-    _copy(
-        OrderLine._meta.db_table,
-        [
-            "id",
-            "order_id",
-            "external_id",
-            "sku",
-            "name",
-            "quantity",
-            "unit_price",
-            "discount",
-            "tax",
-            "fulfilled_quantity",
-            "cancelled_quantity",
-            "category",
-        ],
-        line_rows,
-    )
-    _copy(PaymentLine._meta.db_table, ["order_id", "external_id", "method", "amount"], payment_rows)
     base_refund = (Refund.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
-    refund_rows, refund_line_rows = [], []
-    for k in range(refunds):
-        rid = base_refund + k
-        oid = base_order + (k % orders)
-        lid, qty, amount = order_lines[oid][0]
-        status = STATUSES[rng.randrange(len(STATUSES))]
-        created = now - dt.timedelta(minutes=rng.randint(0, 60 * 24 * 60))
-        refund_rows.append(
-            (
-                rid,
-                oid,
+
+    def refund_rows():
+        for k in range(refunds):
+            i = k % orders
+            amount = Decimal(first_cents[i]) / 100
+            status = STATUSES[rng_refunds.randrange(len(STATUSES))]
+            created = now - dt.timedelta(minutes=rng_refunds.randint(0, 60 * 24 * 60))
+            yield (
+                base_refund + k,
+                base_order + i,
                 status,
                 "customer",
                 "",
@@ -190,8 +201,7 @@ def build(
                 False,
                 "",
             )
-        )
-        refund_line_rows.append((rid, lid, qty, amount, False, 0))
+
     _copy(
         Refund._meta.db_table,
         [
@@ -224,12 +234,22 @@ def build(
             "has_drift",
             "drift_note",
         ],
-        refund_rows,
+        refund_rows(),
     )
     _copy(
         RefundLine._meta.db_table,
         ["refund_id", "order_line_id", "quantity", "amount", "restock", "received_quantity"],
-        refund_line_rows,
+        (
+            (
+                base_refund + k,
+                base_line + (k % orders) * lines_per_order,
+                first_qty[k % orders],
+                Decimal(first_cents[k % orders]) / 100,
+                False,
+                0,
+            )
+            for k in range(refunds)
+        ),
     )
     with connection.cursor() as cursor:
         for model in (Customer, Order, OrderLine, PaymentLine, Refund, RefundLine):
@@ -241,7 +261,7 @@ def build(
             cursor.execute(f"VACUUM ANALYZE {table}")  # what autovacuum does after a bulk load
     return {
         "orders": orders,
-        "lines": len(line_rows),
+        "lines": orders * lines_per_order,
         "refunds": refunds,
         "customers": customers,
         "seconds": time.perf_counter() - started,

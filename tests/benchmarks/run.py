@@ -24,6 +24,20 @@ import django  # noqa: E402
 import psycopg  # noqa: E402
 
 PARTS = ["dataset", "lists", "delivery", "webhooks", "contention"]
+GROWTH_LIMIT = 1.5  # issue 17: each list's p95 at 1,000,000 within 1.5x of its 100,000 figure
+
+
+def scale() -> int:
+    """BENCH_SCALE orders and refunds (make bench: 1,000,000; make bench-quick: 100,000)."""
+    return int(os.environ.get("BENCH_SCALE", "1000000"))
+
+
+def scale_label(n: int) -> str:
+    return f"{n // 1_000_000}m" if n % 1_000_000 == 0 else f"{n // 1000}k"
+
+
+def results_path(n: int) -> Path:
+    return ROOT / "tests" / "benchmarks" / f"results-{scale_label(n)}.json"
 
 
 def recreate_database() -> None:
@@ -42,10 +56,11 @@ def bench_dataset() -> None:
     from tests.benchmarks.dataset import build
 
     call_command("migrate", verbosity=0)
-    info = build()
+    info = build(scale=scale())
     record(
         "dataset",
-        "100,000 orders / 300,000 lines / 100,000 refunds built (COPY)",
+        f"{info['orders']:,} orders / {info['lines']:,} lines / {info['refunds']:,} refunds "
+        "built (COPY)",
         round(info["seconds"], 1),
         "s",
     )
@@ -59,12 +74,52 @@ def run_part(name: str) -> None:
     getattr(module, f"bench_{name}")()
 
 
+def report_growth() -> None:
+    """Each list's p95 beside the same figure at the other scale's last recorded run."""
+    from tests.benchmarks.common import RESULTS, record
+
+    small, large = 100_000, 1_000_000
+    here = scale()
+    other = large if here == small else small
+    if here not in (small, large) or not results_path(other).exists():
+        return
+    stored = json.loads(results_path(other).read_text())
+    current = list(RESULTS)
+    by_scale = {here: current, other: stored}
+    p95 = {
+        n: {
+            r["name"]: float(str(r["value"]).split("/")[1])
+            for r in rows
+            if r["section"] == "lists" and r["name"].endswith("median / p95")
+        }
+        for n, rows in by_scale.items()
+    }
+    for name, at_small in p95[small].items():
+        at_large = p95[large].get(name)
+        if at_large is None:
+            continue
+        growth = at_large / at_small if at_small else float("inf")
+        peer = name.startswith("stock admin")
+        record(
+            "growth",
+            f"{name.removesuffix(': median / p95')}: p95 100k -> 1M",
+            f"{growth:.2f}",
+            "x",
+            "" if peer else f"within {GROWTH_LIMIT}x",
+            None if peer else growth <= GROWTH_LIMIT,
+            f"p95 {at_small:.1f} ms at 100k, {at_large:.1f} ms at 1M; the "
+            f"{scale_label(other)} figure from {results_path(other).name}"
+            + ("" if peer or growth <= GROWTH_LIMIT else "; grows with the rows it scans or skips"),
+        )
+
+
 def write_report(started: float) -> None:
     from tests.benchmarks.common import RESULTS
 
     path = ROOT / "BENCHMARKS.md"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    begin, end = "<!-- figures:begin -->", "<!-- figures:end -->"
+    tag = "figures" if scale() == 1_000_000 else f"figures-{scale_label(scale())}"
+    begin, end = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
     cpu = next(
         (
             ln.split(":", 1)[1].strip()
@@ -83,7 +138,8 @@ def write_report(started: float) -> None:
     block = "\n".join(
         [
             begin,
-            f"Measured by `make bench` on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+            f"Measured by `{'make bench' if scale() == 1_000_000 else 'make bench-quick'}` "
+            f"(BENCH_SCALE={scale():,}) on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
             f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
             f"run time {time.perf_counter() - started:.0f} s.",
             "",
@@ -96,7 +152,7 @@ def write_report(started: float) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)
-    (ROOT / "tests" / "benchmarks" / "results.json").write_text(json.dumps(RESULTS, indent=1))
+    results_path(scale()).write_text(json.dumps(RESULTS, indent=1))
 
 
 def main() -> None:
@@ -115,6 +171,8 @@ def main() -> None:
             run_part(part)
         except Exception as exc:  # a failed part is reported, the others still run
             record(part, "FAILED", f"{type(exc).__name__}: {exc}"[:300], "", "", False)
+    if "lists" in parts:
+        report_growth()
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     if parts == PARTS:  # only a full run rewrites the recorded figures
         write_report(started)
