@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
 from tests.benchmarks.common import pct, peak_rss_mb, record
 
-SAMPLES, WARMUP = 40, 5  # requests timed per page, after untimed warm-up requests
+# Requests timed per page, after untimed warm-up requests (BENCH_LIST_SAMPLES for a shorter look).
+SAMPLES, WARMUP = int(os.environ.get("BENCH_LIST_SAMPLES", "40")), 5
 PEER = "stock admin changelist (peer)"  # tests/benchmarks/peer_admin.py
 
 FRAGMENT_WHERE = (
