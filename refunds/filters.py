@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import django_filters
 import django_filters.constants
 from django import forms
+from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -12,6 +16,7 @@ from integrations.registry import adapter_choices
 from orders.models import Customer, MarketplaceAccount, Order
 
 from .models import ReasonCode, Refund, RefundLine, StatusChoices
+from .pagination import capped_counts
 from .selectors import NEEDS_DECISION, awaiting_a_manager, overdue
 
 SORTS = (
@@ -82,15 +87,95 @@ def refund_ids_matching(value: str):
     return branches[0].union(*branches[1:])
 
 
+# A search is "broad" when it matches at least settings.SEARCH_BROAD_SHARE (1 %) of the
+# customers or of the orders: a common name or a short fragment (issue 17: "customer 19" is
+# 11,111 of 200,000 customers at 1,000,000 refunds). Its matches are then found by walking the
+# refunds newest first and testing each, which reaches a page of 50 after about 50 / share
+# refunds; a narrow search instead collects its few matches from the trigram indexes
+# (`refund_ids_matching`), whose cost grows with the matches. At 1 % the walk reads about 5,000
+# refunds for a page, and the collection at most 1 % of the table (BENCHMARKS.md, "Ten times
+# the data").
+
+
+_TABLE_ROWS: dict[str, tuple[float, int]] = {}
+_BROAD: dict[str, tuple[float, bool]] = {}
+MEMO_SECONDS = 60.0  # how long a table's size and a value's broadness are kept (per process)
+
+
+def _table_rows(*models) -> dict:
+    """The planner's row count of each model's table (pg_class.reltuples, kept by ANALYZE and
+    autovacuum), read in one query at most once a minute; 0 where unknown."""
+    now = time.monotonic()
+    tables = [model._meta.db_table for model in models]
+    if all(t in _TABLE_ROWS and now - _TABLE_ROWS[t][0] < MEMO_SECONDS for t in tables):
+        return {model: _TABLE_ROWS[model._meta.db_table][1] for model in models}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE oid = ANY(%s::regclass[])", [tables]
+        )
+        found = dict(cursor.fetchall())
+    for table in tables:
+        _TABLE_ROWS[table] = (now, max(int(found.get(table, 0)), 0))
+    return {model: _TABLE_ROWS[model._meta.db_table][1] for model in models}
+
+
+def search_is_broad(value: str) -> bool:
+    """Whether the value matches at least settings.SEARCH_BROAD_SHARE of the customers (by
+    e-mail or name) or of the orders (by number): one statement counting each on its trigram
+    index no further than that share (PostgreSQL only; elsewhere, never). Kept a minute per
+    value: it only chooses how the same refunds are found, so a stale answer costs time, never
+    a wrong list."""
+    value = (value or "").strip()
+    if not value or connection.vendor != "postgresql":
+        return False
+    now = time.monotonic()
+    kept = _BROAD.get(value)
+    if kept and now - kept[0] < MEMO_SECONDS:
+        return kept[1]
+    parts = {}
+    sizes = _table_rows(Customer, Order)
+    for model, lookups in (
+        (Customer, ("email__icontains", "name__icontains")),
+        (Order, ("external_number__icontains",)),
+    ):
+        threshold = int(sizes[model] * settings.SEARCH_BROAD_SHARE)
+        for lookup in lookups if threshold >= 1 else ():
+            matching = model.objects.filter(**{lookup: value})
+            parts[f"{model._meta.model_name}_{lookup}"] = (matching, threshold - 1)
+    counts = capped_counts(parts) if parts else {}
+    broad = any(counts[key] >= limit + 1 for key, (_qs, limit) in parts.items())
+    if len(_BROAD) > 1000:
+        _BROAD.clear()
+    _BROAD[value] = (now, broad)
+    return broad
+
+
+def _broad_match(value: str) -> Q:
+    """The same matches as `refund_ids_matching`, as one condition on each refund and its order
+    and customer (forward joins, one row each), for a walk in the list's order."""
+    match = (
+        Q(order__external_number__icontains=value)
+        | Q(order__customer__email__icontains=value)
+        | Q(order__customer__name__icontains=value)
+        | Q(return_tracking_id__icontains=value)
+        | Q(external_id__icontains=value)
+    )
+    number = refund_number(value)
+    return match | Q(pk=number) if number is not None else match
+
+
 def search_refunds(queryset, value: str):
     """Partial, case-insensitive search for the queue, its CSV export, the admin and the API's
     `q`: "alice" finds Alice's refunds by e-mail or name, "nq-103" and "1031" find order
     NQ-1031's (and "1031" refund RD-1031), part of a tracking id or of the marketplace's refund
     id finds that refund. Characters are literal: "%" and "_" match themselves. An empty value
-    leaves the queryset as it is."""
+    leaves the queryset as it is. A broad value (`search_is_broad`) is tested refund by refund
+    in the list's order; a narrow one collected from the indexes: the same refunds either way."""
     value = (value or "").strip()
     if not value:
         return queryset
+    if search_is_broad(value):
+        return queryset.filter(_broad_match(value))
     return queryset.filter(pk__in=refund_ids_matching(value))
 
 

@@ -155,7 +155,27 @@ class Refund(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["status", "-created_at"], name="refund_status_created_idx"),
+            # The lists' orders, ending on the id as their sorting does: a page's ids are an
+            # index-only scan at any depth (refunds.pagination, migration 0012).
+            models.Index(fields=["-created_at", "-id"], name="refund_created_id_idx"),
+            models.Index(
+                fields=["status", "-created_at", "-id"], name="refund_status_created_id_idx"
+            ),
+            # The queue's default view ("Needs a decision", oldest first): its pages and its
+            # counts read this index alone, however many refunds are closed.
+            models.Index(
+                fields=["created_at", "id"],
+                include=["status", "needs_attention", "has_drift"],
+                condition=Q(status=RefundStatus.REQUESTED) | Q(needs_attention=True),
+                name="refund_decision_idx",
+            ),
+            # ... and its tab counts, one status at a time (the index above would be read
+            # whole, to find no WAITING refund among a million requested ones).
+            models.Index(
+                fields=["status"],
+                condition=Q(status=RefundStatus.REQUESTED) | Q(needs_attention=True),
+                name="refund_decision_status_idx",
+            ),
             models.Index(fields=["return_tracking_id"], name="refund_tracking_idx"),
             models.Index(fields=["external_id"], name="refund_external_id_idx"),
             # Only the few flagged refunds are indexed: the "Needs attention" and drift counts

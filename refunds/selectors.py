@@ -28,6 +28,7 @@ from refunds.delivery.models import OutboundAction
 
 from .due import overdue_cutoffs
 from .models import Refund, RefundEvent, RefundLine
+from .pagination import capped_counts, estimated_count, round_estimate
 from .states import ACTIVE_STATUSES, RefundStatus
 
 ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -311,20 +312,84 @@ def refund_queue_queryset() -> QuerySet[Refund]:
     )
 
 
-def refund_status_counts(queryset: QuerySet[Refund] | None = None) -> dict[str, int]:
-    """The queue's tab counts in one query: refunds per status, plus those needing attention and
-    those with drift, of `queryset` (every refund when None; the queue passes its refunds
-    filtered by everything but the status tab). "All" is the sum of the statuses.
+class TabCounts(dict):
+    """Refunds per tab. `capped` holds the tabs that hold more than `limit` (their value is
+    limit + 1, a lower bound); a None value is a tab not counted (a filtered list with more
+    than `limit` matches, whose split by status is not read)."""
 
-    Unfiltered, a UNION: an index-only scan of the status index plus a scan of each flag's
-    partial index. Filtered, one pass over the matching refunds with a count per tab, so a
-    search's subquery runs once, not once per part of a UNION."""
-    counts = dict.fromkeys([s.value for s in RefundStatus] + ["attention", "drift"], 0)
-    if queryset is not None:
-        tallies = {s.value: Count("pk", filter=Q(status=s.value)) for s in RefundStatus}
-        tallies["attention"] = Count("pk", filter=Q(needs_attention=True))
-        tallies["drift"] = Count("pk", filter=Q(has_drift=True))
-        counts.update(queryset.order_by().aggregate(**tallies))
+    def __init__(self, *args, limit: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limit = limit
+        self.capped: set[str] = set()
+        self.estimated: set[str] = set()  # the planner's estimate, not a count
+
+    def exact(self, key: str) -> bool:
+        return self.get(key) is not None and not ({key} & (self.capped | self.estimated))
+
+    def label(self, key: str) -> str:
+        """The count as the queue shows it: "1,234", "10,000+", "about 51,000", or "" when
+        not counted."""
+        value = self.get(key)
+        if value is None:
+            return ""
+        if key in self.estimated:
+            return round_estimate(value)
+        if key in self.capped:
+            return f"{self.limit:,}+"
+        return f"{value:,}"
+
+
+def _tallies() -> dict:
+    tallies = {s.value: Count("pk", filter=Q(status=s.value)) for s in RefundStatus}
+    tallies["attention"] = Count("pk", filter=Q(needs_attention=True))
+    tallies["drift"] = Count("pk", filter=Q(has_drift=True))
+    return tallies
+
+
+def refund_status_counts(
+    queryset: QuerySet[Refund] | None = None,
+    *,
+    limit: int | None = None,
+    searched: bool = False,
+) -> TabCounts:
+    """The queue's tab counts: refunds per status, plus those needing attention and those with
+    drift, of `queryset` (every refund when None; the queue passes its refunds filtered by
+    everything but the status tab). "All" is the sum of the statuses.
+
+    Without a limit (the dashboard), exact, in one query: unfiltered, a UNION of an index-only
+    scan of the status index and a scan of each flag's partial index; filtered, one pass over
+    the matching refunds with a count per tab, so a search's subquery runs once.
+
+    With a limit (the queue), no count reads more than limit + 1 rows. Each tab is counted on
+    its own up to the limit (on the status and flag indexes, under the view and filters), except
+    under a search (`searched`), which is not run once per tab: when the planner expects at most
+    the limit, one pass counts every tab; beyond, "All" is the planner's estimate and the tabs
+    are not counted."""
+    keys = [s.value for s in RefundStatus] + ["attention", "drift"]
+    counts = TabCounts(dict.fromkeys(keys, 0), limit=limit)
+    if limit is not None and searched and queryset is not None:
+        estimate = estimated_count(queryset)  # None off PostgreSQL: counted exactly
+        total = 0
+        if estimate is None:
+            counts.update(queryset.order_by().aggregate(**_tallies()))
+        elif estimate <= limit:
+            first = queryset.order_by()[: limit + 1]  # aggregated over as a subquery
+            counts.update(first.aggregate(total=Count("pk"), **_tallies()))
+            total = counts.pop("total")
+        if estimate is not None and (estimate > limit or total > limit):
+            counts.update(dict.fromkeys(keys))
+            counts["all"] = max(estimate, limit + 1)
+            counts.estimated = {"all"}
+            return counts
+    elif limit is not None:
+        refunds = Refund.objects.all() if queryset is None else queryset
+        parts = {s.value: refunds.filter(status=s.value) for s in RefundStatus}
+        parts["attention"] = refunds.filter(needs_attention=True)
+        parts["drift"] = refunds.filter(has_drift=True)
+        counts.update(capped_counts({key: (part, limit) for key, part in parts.items()}))
+        counts.capped = {key for key in keys if counts[key] > limit}
+    elif queryset is not None:
+        counts.update(queryset.order_by().aggregate(**_tallies()))
     else:
         refunds = Refund.objects.order_by()
         per_status = (
@@ -340,6 +405,9 @@ def refund_status_counts(queryset: QuerySet[Refund] | None = None) -> dict[str, 
         )
         counts.update(dict(per_status))
     counts["all"] = sum(counts[s.value] for s in RefundStatus)
+    if any(s.value in counts.capped for s in RefundStatus):
+        counts["all"] = max(counts["all"], limit + 1)
+        counts.capped.add("all")
     return counts
 
 

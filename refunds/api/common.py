@@ -22,6 +22,7 @@ from rest_framework.views import exception_handler
 from orders.errors import OrderError
 from refunds.client_address import client_address
 from refunds.errors import RefundError
+from refunds.pagination import count_or_estimate, page_rows
 
 MAX_ID = 2**63 - 1
 
@@ -182,14 +183,18 @@ class PageSizePagination(BasePagination):
         query = PageQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         self.page, self.size = query.validated_data["page"], query.validated_data["size"]
-        self.total = queryset.count()
+        # Past refunds.pagination.EXACT_COUNT_LIMIT the total is the planner's estimate, and
+        # says so: counting a million refunds would be most of the request (issue 17).
+        self.total, exact = count_or_estimate(queryset)
+        self.estimated = not exact
         start = self.page * self.size
-        return list(queryset[start : start + self.size])
+        stop = start + self.size if self.estimated else min(start + self.size, self.total)
+        return page_rows(queryset, start, stop)
 
     def get_paginated_response(self, data):
-        return Response(
-            {"data": data, "meta": {"page": self.page, "size": self.size, "total": self.total}}
-        )
+        meta = {"page": self.page, "size": self.size, "total": self.total}
+        meta["totalIsEstimate"] = self.estimated
+        return Response({"data": data, "meta": meta})
 
     def get_paginated_response_schema(self, schema):
         return {
@@ -199,11 +204,16 @@ class PageSizePagination(BasePagination):
                 "data": schema,
                 "meta": {
                     "type": "object",
-                    "required": ["page", "size", "total"],
+                    "required": ["page", "size", "total", "totalIsEstimate"],
                     "properties": {
                         "page": {"type": "integer", "minimum": 0},
                         "size": {"type": "integer", "minimum": 1},
                         "total": {"type": "integer", "minimum": 0},
+                        "totalIsEstimate": {
+                            "type": "boolean",
+                            "description": "True when total is PostgreSQL's estimate, given "
+                            "past 10,000 matches instead of counting them",
+                        },
                     },
                 },
             },

@@ -2,8 +2,9 @@
 
 2,000 refund-only refunds are requested and approved through the refund services (each approval
 writes one outbox row and queues its delivery message after commit) while no worker runs; then a
-`celery worker --pool threads --concurrency 8` drains them against the HepsiGlobal sandbox, which
-answers every request after 100 ms. The ceiling is `concurrency / 0.1 s` actions per second.
+`celery worker --pool threads --concurrency 8` (and again at 32) drains them against the
+HepsiGlobal sandbox, which answers every request after 100 ms. The ceiling is
+`concurrency / 0.1 s` actions per second.
 
 The figure is measured from the database: from the first attempt's start to the last action's
 completion (the worker's own start-up is not delivery time; the wall-clock time from the worker's
@@ -161,7 +162,16 @@ def _log_tail(lines: int = 15) -> str:
     return " | ".join(text[-lines:])
 
 
-def bench_delivery(count: int = 2000, concurrency: int = 8) -> None:
+# Issue 17: delivery at concurrency 8 and 32 (BENCH_DELIVERY_CONCURRENCY="8,32").
+CONCURRENCIES = [int(c) for c in os.environ.get("BENCH_DELIVERY_CONCURRENCY", "8,32").split(",")]
+
+
+def bench_delivery() -> None:
+    for concurrency in CONCURRENCIES:
+        deliver(concurrency=concurrency)
+
+
+def deliver(count: int = 2000, concurrency: int = 8) -> None:
     import requests
     from django.db import connection, connections
     from django.db.models import Max, Min
@@ -321,7 +331,8 @@ def bench_delivery(count: int = 2000, concurrency: int = 8) -> None:
         note = f"{problem[:400]}; {note}"
     record(
         "delivery",
-        f"{done} of {count} actions delivered (sandbox answers after {LATENCY_MS} ms)",
+        f"{done} of {count} actions delivered at concurrency {concurrency} "
+        f"(sandbox answers after {LATENCY_MS} ms)",
         f"{rate:.1f}",
         "actions/s",
         f">= 80% of {limit:.0f}/s",
@@ -337,7 +348,7 @@ def bench_delivery(count: int = 2000, concurrency: int = 8) -> None:
     )
     record(
         "delivery",
-        "refunds on the sandbox ledger",
+        f"refunds on the sandbox ledger (concurrency {concurrency})",
         ledger.get("count"),
         "",
         str(count),

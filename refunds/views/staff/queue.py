@@ -5,7 +5,6 @@ sorting, paging, and approving or denying many refunds at once."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +17,17 @@ from ...errors import RefundError
 from ...filters import VIEW_ALL, VIEW_CHOICES, VIEW_DECISION, RefundQueueFilter
 from ...forms import BulkActionForm
 from ...models import Refund
-from ...selectors import refund_queue_queryset, refund_status_counts
+from ...pagination import (
+    IdsFirstPaginator,
+    count_or_estimate,
+    exact_count_limit,
+    round_estimate,
+)
+from ...selectors import (
+    TabCounts,
+    refund_queue_queryset,
+    refund_status_counts,
+)
 from ...states import FINAL_STATUSES, Action, RefundStatus
 from ._common import StaffPermissionMixin, safe_next
 
@@ -50,9 +59,10 @@ def effective_view(params) -> str:
     return VIEW_DECISION
 
 
-def _known_count(filterset, counts: dict[str, int]) -> int | None:
-    """The number of refunds the page lists, when the tab counts already tell it (they count
-    under every filter but the status tabs); None when the page has to count."""
+def _known_count(filterset, counts: TabCounts) -> tuple[int, str] | None:
+    """The number of refunds the page lists and how it is known ("exact", "capped": more than
+    the limit, "estimated"), when the tab counts already tell it (they count under every filter
+    but the status tabs); None when the page has to count."""
     if not filterset.is_valid():
         return None
     data = filterset.form.cleaned_data
@@ -60,11 +70,28 @@ def _known_count(filterset, counts: dict[str, int]) -> int | None:
     attention = bool(data.get("attention"))
     if statuses and attention:
         return None
-    if attention:
-        return counts["attention"]
-    if statuses:
-        return sum(counts[s] for s in statuses)
-    return counts["all"]
+    keys = ["attention"] if attention else sorted(statuses) or ["all"]
+    if any(counts.get(key) is None for key in keys):
+        return None
+    n = sum(counts[key] for key in keys)
+    if any(key in counts.estimated for key in keys):
+        return n, "estimated"
+    if any(key in counts.capped for key in keys):
+        return max(n, exact_count_limit() + 1), "capped"
+    return n, "exact"
+
+
+def _count(queryset) -> tuple[int, str]:
+    n, exact = count_or_estimate(queryset)
+    return n, "exact" if exact else "estimated"
+
+
+def _count_label(n: int, how: str) -> str:
+    if how == "estimated":
+        return round_estimate(n).capitalize()
+    if how == "capped":
+        return f"More than {exact_count_limit():,}"
+    return f"{n:,}"
 
 
 def _narrows(filterset) -> bool:
@@ -97,8 +124,11 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
         for key in TAB_PARAMS:
             tab_data.pop(key, None)
         tab_filterset = RefundQueueFilter(tab_data, queryset=Refund.objects.all(), request=request)
+        searched = tab_filterset.is_valid() and bool(tab_filterset.form.cleaned_data.get("q"))
         counts = refund_status_counts(
-            tab_filterset.qs if _narrows(tab_filterset) else None  # None: the indexes' counts
+            tab_filterset.qs if _narrows(tab_filterset) else None,  # None: the indexes' counts
+            limit=exact_count_limit(),
+            searched=searched,
         )
         try:
             per_page = int(
@@ -108,10 +138,11 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
             per_page = DEFAULT_PAGE_SIZE
         if per_page not in PAGE_SIZES:
             per_page = DEFAULT_PAGE_SIZE
-        paginator = Paginator(queryset, per_page)
-        known = _known_count(filterset, counts)
-        if known is not None:
-            paginator.count = known  # a cached_property: the tab counts spare a COUNT(*)
+        paginator = IdsFirstPaginator(queryset, per_page)
+        # A cached_property: the tab counts spare a COUNT(*); a count past the limit pages
+        # open-ended (Previous / Next, no last page).
+        paginator.count, how = _known_count(filterset, counts) or _count(queryset)
+        paginator.count_is_exact = how == "exact"
         page = paginator.get_page(request.GET.get("page"))
         status_now = request.GET.getlist("status")
         attention_now = request.GET.get("attention") in ("on", "true", "True", "1")
@@ -119,12 +150,14 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
             {
                 "label": "All",
                 "count": counts["all"],
+                "count_label": counts.label("all"),
                 "query": "",
                 "active": not status_now and not attention_now,
             },
             {
                 "label": "Needs attention",
                 "count": counts["attention"],
+                "count_label": counts.label("attention"),
                 "query": "attention=on",
                 "active": attention_now,
                 "tone": "attention",
@@ -133,6 +166,7 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
             {
                 "label": s.label,
                 "count": counts[s.value],
+                "count_label": counts.label(s.value),
                 "query": f"status={s.value}",
                 "active": status_now == [s.value] and not attention_now,
                 "tone": s.value.lower(),
@@ -217,6 +251,7 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
             search_keep=search_keep,
             paging_query=paging.urlencode(),
             per_page=per_page,
+            count_label=_count_label(paginator.count, how),
             page_sizes=PAGE_SIZES,
             export_query=export.urlencode(),
             can_approve=rules.staff_may(request.user, Action.APPROVE),

@@ -1,0 +1,215 @@
+"""Long lists (issue 17): pages read ids first, counts capped or estimated past a limit, broad
+searches walked in the list's order. Each gives what the plain way gives, and says when a
+number is a bound or an estimate rather than a count."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.paginator import Paginator
+from django.db import connection
+
+from refunds import filters
+from refunds.filters import search_is_broad, search_refunds
+from refunds.models import Refund
+from refunds.pagination import (
+    IdsFirstPaginator,
+    count_or_estimate,
+    estimated_count,
+    page_rows,
+    round_estimate,
+)
+from refunds.selectors import refund_queue_queryset, refund_status_counts
+from tests import factories
+
+QUEUE = "/staff/refunds/"
+STATUSES = ("REQUESTED", "WAITING", "ISSUED")
+
+
+def _many(order, n: int, statuses=STATUSES) -> list[Refund]:
+    """n refunds of the order, statuses in turn (listing data only: no service involved)."""
+    return Refund.objects.bulk_create(
+        Refund(
+            order=order,
+            status=statuses[i % len(statuses)],
+            requester_role="customer",
+            source="portal",
+            reason_code="damaged",
+            lines_amount=Decimal(i + 1),
+            total=Decimal(i + 1),
+            currency=order.currency,
+            return_tracking_id=f"TRACK-{i:03d}",
+        )
+        for i in range(n)
+    )
+
+
+def _analyze(*tables: str) -> None:
+    """What autovacuum does after a load: the planner's row counts become the tables' own."""
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f'ANALYZE "{table}"')
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ordering", [None, ("total", "-id"), ("-status", "created_at", "id")])
+def test_pages_read_ids_first_list_what_offset_paging_lists(order, ordering):
+    _many(order, 37)
+    queryset = refund_queue_queryset()
+    if ordering:
+        queryset = queryset.order_by(*ordering)
+    ours, django = IdsFirstPaginator(queryset, 5), Paginator(queryset, 5)
+    assert ours.num_pages == django.num_pages == 8
+    for number in ours.page_range:
+        page = ours.page(number)
+        expected = list(django.page(number))
+        assert [r.pk for r in page] == [r.pk for r in expected]
+        # The rows keep their joins and annotations: the queue shows them.
+        assert [(r.line_count, r.order.external_number) for r in page] == [
+            (r.line_count, r.order.external_number) for r in expected
+        ]
+    assert page_rows(queryset, 40, 45) == []
+    assert page_rows(queryset, 5, 5) == []
+
+
+@pytest.mark.django_db
+def test_an_open_ended_paginator_reads_whether_a_next_page_exists(order):
+    _many(order, 12)
+    paginator = IdsFirstPaginator(refund_queue_queryset(), 5)
+    paginator.count, paginator.count_is_exact = 6, False  # "more than 5"
+    first, last = paginator.get_page(1), paginator.get_page(3)
+    assert (len(first), first.has_next(), first.has_previous()) == (5, True, False)
+    assert (len(last), last.has_next(), last.has_previous()) == (2, False, True)
+    past = paginator.get_page(9)  # not moved to a last page it cannot know
+    assert (past.number, list(past), past.has_next()) == (9, [], False)
+    assert paginator.get_page("x").number == paginator.get_page(0).number == 1
+
+
+@pytest.mark.django_db
+def test_tab_counts_are_exact_up_to_the_limit_and_a_bound_past_it(order):
+    _many(order, 11)  # 4 requested, 4 waiting, 3 issued
+    Refund.objects.filter(status="ISSUED").update(has_drift=True)
+    exact = refund_status_counts()
+    assert (exact["all"], exact["REQUESTED"], exact["ISSUED"], exact["drift"]) == (11, 4, 3, 3)
+    for queryset in (None, Refund.objects.all()):
+        roomy = refund_status_counts(queryset, limit=11)
+        assert roomy == exact
+        assert not roomy.capped
+        assert not roomy.estimated
+    tight = refund_status_counts(limit=3)
+    assert tight.capped == {"REQUESTED", "WAITING", "all"}
+    assert [tight.label(k) for k in ("all", "REQUESTED", "ISSUED", "drift")] == [
+        "3+",
+        "3+",
+        "3",
+        "3",
+    ]
+    assert tight.exact("ISSUED")
+    assert not tight.exact("WAITING")
+
+
+@pytest.mark.django_db
+def test_a_search_past_the_limit_gives_the_planners_estimate_not_tab_counts(order):
+    _many(order, 12)
+    _analyze("refunds_refund")
+    searched = search_refunds(Refund.objects.all(), "TRACK-")
+    counts = refund_status_counts(searched, limit=5, searched=True)
+    assert counts.estimated == {"all"}
+    assert counts["REQUESTED"] is None
+    assert counts.label("REQUESTED") == ""
+    assert counts["all"] >= 6
+    assert counts.label("all").startswith("about ")
+    # Under the limit the same search is counted, tab by tab.
+    small = refund_status_counts(searched, limit=50, searched=True)
+    assert (small["all"], small["WAITING"], small.estimated) == (12, 4, set())
+
+
+@pytest.mark.django_db
+def test_count_or_estimate_counts_small_lists_and_estimates_large_ones(order):
+    _many(order, 12)
+    _analyze("refunds_refund")
+    assert estimated_count(Refund.objects.all()) == 12  # reltuples after ANALYZE
+    assert count_or_estimate(Refund.objects.all(), limit=12) == (12, True)
+    assert count_or_estimate(Refund.objects.filter(status="ISSUED"), limit=5) == (4, True)
+    assert count_or_estimate(Refund.objects.all(), limit=5) == (12, False)
+    assert [round_estimate(n) for n in (7, 12, 51_234, 1_000_000, 412_311)] == [
+        "about 7",
+        "about 12",
+        "about 51,000",
+        "about 1,000,000",
+        "about 410,000",
+    ]
+
+
+@pytest.mark.django_db
+def test_queue_past_the_limit_says_so_and_pages_open_ended(client, agent, order, settings):
+    settings.LIST_EXACT_COUNT_LIMIT = 5
+    _many(order, 12, statuses=("REQUESTED", "REQUESTED", "ISSUED"))  # 8 requested, 4 issued
+    client.force_login(agent)
+    response = client.get(QUEUE, {"view": "all", "page_size": 10})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "More than 5 refunds · page 1</span>" in body
+    assert " of 2</span>" not in body  # no last page it cannot know
+    assert 'All <span class="count">5+</span>' in body
+    assert 'Requested <span class="count">5+</span>' in body
+    assert 'Issued <span class="count">4</span>' in body
+    assert 'rel="next"' in body
+    second = client.get(QUEUE, {"view": "all", "page_size": 10, "page": 2}).content.decode()
+    assert len(client.get(QUEUE, {"view": "all", "page_size": 10, "page": 2}).context["rows"]) == 2
+    assert 'rel="next"' not in second
+    assert 'rel="prev"' in second
+    past = client.get(QUEUE, {"view": "all", "page_size": 10, "page": 7})
+    assert past.status_code == 200
+    assert "The list ends before page 7." in past.content.decode()
+    # Under the limit the queue counts and shows the last page, as before.
+    settings.LIST_EXACT_COUNT_LIMIT = 100
+    body = client.get(QUEUE, {"view": "all", "page_size": 10}).content.decode()
+    assert "12 refunds · page 1 of 2</span>" in body
+    assert 'All <span class="count">12</span>' in body
+
+
+@pytest.mark.django_db
+def test_api_and_admin_say_a_total_past_the_limit_is_an_estimate(client, manager, order, settings):
+    settings.LIST_EXACT_COUNT_LIMIT = 5
+    _many(order, 12)
+    _analyze("refunds_refund")
+    client.force_login(manager)
+    meta = client.get("/api/v2/refunds", {"size": 5, "page": 2}).json()["meta"]
+    assert meta == {"page": 2, "size": 5, "total": 12, "totalIsEstimate": True}
+    data = client.get("/api/v2/refunds", {"size": 5, "page": 2}).json()["data"]
+    assert len(data) == 2
+    narrow = client.get("/api/v2/refunds", {"status": "ISSUED"}).json()["meta"]
+    assert (narrow["total"], narrow["totalIsEstimate"]) == (4, False)
+    admin = client.get("/admin/refunds/refund/")
+    assert admin.status_code == 200
+    assert "About 12 refunds" in admin.content.decode()
+    assert "4 refunds" in client.get("/admin/refunds/refund/?status__exact=ISSUED").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_broad_search_is_walked_and_finds_what_the_narrow_one_finds(customer_user, settings):
+    people = [("Alice Smith", "alice@shop.example"), ("Bob Smith", "bob@shop.example")]
+    people += [("Carol Jones", "carol@shop.example"), ("Dan Brown", "dan@shop.example")]
+    for name, email in people:
+        customer = factories.CustomerFactory(name=name, email=email)
+        _many(factories.make_order(customer=customer), 3)
+    _analyze("orders_customer", "orders_order")
+    settings.SEARCH_BROAD_SHARE = 0.5  # 2 of 4 customers is broad
+    assert search_is_broad("smith")
+    assert not search_is_broad("jones")
+    assert search_is_broad("SHOP.example")  # every e-mail
+    broad = {
+        value: sorted(search_refunds(Refund.objects.all(), value).values_list("pk", flat=True))
+        for value in ("smith", "SHOP.example", "track-001")
+    }
+    settings.SEARCH_BROAD_SHARE = 1.01  # nothing is broad
+    filters._BROAD.clear()
+    assert not search_is_broad("smith")
+    for value, found in broad.items():
+        narrow = search_refunds(Refund.objects.all(), value).values_list("pk", flat=True)
+        assert found == sorted(narrow), value
+    assert len(broad["smith"]) == 6
+    assert len(broad["SHOP.example"]) == 12
+    assert len(broad["track-001"]) == 4  # TRACK-001 of each order
