@@ -11,6 +11,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets, unquote
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
@@ -29,7 +30,7 @@ from . import policy_admin as _policy_admin  # noqa: F401 (registers the return 
 from . import rules, services
 from .delivery import admin as _delivery_admin  # noqa: F401 (registers the outbox and webhook pages)
 from .errors import RefundError
-from .filters import search_refunds
+from .filters import search_is_broad, search_refunds
 from .forms import DenyForm, NoteForm, add_refund_error
 from .models import Refund, RefundEvent, RefundEvidence, RefundLine
 from .pagination import AdminPaginator
@@ -288,6 +289,14 @@ class RefundAdmin(admin.ModelAdmin):
         ),
     )
     change_form_template = "admin/refunds/refund/change_form.html"
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        paginator = super().get_paginator(
+            request, queryset, per_page, orphans, allow_empty_first_page
+        )
+        # A broad search is walked, not collected: its count is the planner's estimate.
+        paginator.broad = search_is_broad(request.GET.get(SEARCH_VAR, ""))
+        return paginator
 
     def get_search_results(self, request, queryset, search_term):
         # The staff queue's search: partial matches whose branches each use an index (trigram on

@@ -7,7 +7,6 @@ import time
 import django_filters
 import django_filters.constants
 from django import forms
-from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -16,7 +15,7 @@ from integrations.registry import adapter_choices
 from orders.models import Customer, MarketplaceAccount, Order
 
 from .models import ReasonCode, Refund, RefundLine, StatusChoices
-from .pagination import capped_counts
+from .pagination import estimated_count, exact_count_limit
 from .selectors import NEEDS_DECISION, awaiting_a_manager, overdue
 
 SORTS = (
@@ -87,44 +86,24 @@ def refund_ids_matching(value: str):
     return branches[0].union(*branches[1:])
 
 
-# A search is "broad" when it matches at least settings.SEARCH_BROAD_SHARE (1 %) of the
-# customers or of the orders: a common name or a short fragment (issue 17: "customer 19" is
-# 11,111 of 200,000 customers at 1,000,000 refunds). Its matches are then found by walking the
-# refunds newest first and testing each, which reaches a page of 50 after about 50 / share
-# refunds; a narrow search instead collects its few matches from the trigram indexes
-# (`refund_ids_matching`), whose cost grows with the matches. At 1 % the walk reads about 5,000
-# refunds for a page, and the collection at most 1 % of the table (BENCHMARKS.md, "Ten times
-# the data").
-
-
-_TABLE_ROWS: dict[str, tuple[float, int]] = {}
+# A search is "broad" when the planner expects it to match more refunds than a list counts
+# exactly (refunds.pagination.exact_count_limit(), 10,000): a common name or a short fragment
+# (issue 17: "customer 19" is 11,111 of 200,000 customers, about 56,000 refunds, at 1,000,000).
+# Its matches are then found by walking the list in its order and testing each refund, which
+# reaches a page of 50 after about 50 / (its share of the refunds) of them, and its count is the
+# same estimate. A narrow search instead collects its matches from the trigram indexes
+# (`refund_ids_matching`), at a cost that grows with the matches (at most the limit), and is
+# counted exactly. So the two choices are one: what is counted is collected, what is estimated
+# is walked (BENCHMARKS.md, "Ten times the data").
 _BROAD: dict[str, tuple[float, bool]] = {}
-MEMO_SECONDS = 60.0  # how long a table's size and a value's broadness are kept (per process)
-
-
-def _table_rows(*models) -> dict:
-    """The planner's row count of each model's table (pg_class.reltuples, kept by ANALYZE and
-    autovacuum), read in one query at most once a minute; 0 where unknown."""
-    now = time.monotonic()
-    tables = [model._meta.db_table for model in models]
-    if all(t in _TABLE_ROWS and now - _TABLE_ROWS[t][0] < MEMO_SECONDS for t in tables):
-        return {model: _TABLE_ROWS[model._meta.db_table][1] for model in models}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT relname, reltuples FROM pg_class WHERE oid = ANY(%s::regclass[])", [tables]
-        )
-        found = dict(cursor.fetchall())
-    for table in tables:
-        _TABLE_ROWS[table] = (now, max(int(found.get(table, 0)), 0))
-    return {model: _TABLE_ROWS[model._meta.db_table][1] for model in models}
+MEMO_SECONDS = 60.0  # how long a value's broadness is kept (per process)
 
 
 def search_is_broad(value: str) -> bool:
-    """Whether the value matches at least settings.SEARCH_BROAD_SHARE of the customers (by
-    e-mail or name) or of the orders (by number): one statement counting each on its trigram
-    index no further than that share (PostgreSQL only; elsewhere, never). Kept a minute per
-    value: it only chooses how the same refunds are found, so a stale answer costs time, never
-    a wrong list."""
+    """Whether the planner expects the value to match more refunds than exact_count_limit()
+    (EXPLAIN of the narrow form: no rows read; PostgreSQL only, elsewhere never). Kept a
+    minute per value: it only chooses how the same refunds are found, so a stale answer costs
+    time, never a wrong list."""
     value = (value or "").strip()
     if not value or connection.vendor != "postgresql":
         return False
@@ -132,18 +111,8 @@ def search_is_broad(value: str) -> bool:
     kept = _BROAD.get(value)
     if kept and now - kept[0] < MEMO_SECONDS:
         return kept[1]
-    parts = {}
-    sizes = _table_rows(Customer, Order)
-    for model, lookups in (
-        (Customer, ("email__icontains", "name__icontains")),
-        (Order, ("external_number__icontains",)),
-    ):
-        threshold = int(sizes[model] * settings.SEARCH_BROAD_SHARE)
-        for lookup in lookups if threshold >= 1 else ():
-            matching = model.objects.filter(**{lookup: value})
-            parts[f"{model._meta.model_name}_{lookup}"] = (matching, threshold - 1)
-    counts = capped_counts(parts) if parts else {}
-    broad = any(counts[key] >= limit + 1 for key, (_qs, limit) in parts.items())
+    estimate = estimated_count(Refund.objects.filter(pk__in=refund_ids_matching(value)))
+    broad = estimate is not None and estimate > exact_count_limit()
     if len(_BROAD) > 1000:
         _BROAD.clear()
     _BROAD[value] = (now, broad)

@@ -55,12 +55,19 @@ def capped_counts(parts: dict[str, tuple[QuerySet, int]]) -> dict[str, int]:
         return dict(zip(parts, cursor.fetchone(), strict=True))
 
 
-def count_or_estimate(queryset: QuerySet, limit: int | None = None) -> tuple[int, bool]:
+def count_or_estimate(
+    queryset: QuerySet, limit: int | None = None, *, broad: bool = False
+) -> tuple[int, bool]:
     """The queryset's count and whether it is exact: counted when the planner expects at most
     `limit` rows (exact_count_limit()), or when the count read no further than limit + 1 rows
-    says so; else the estimate (never below limit + 1, the rows known to exist)."""
+    says so; else the estimate (never below limit + 1, the rows known to exist). `broad`: the
+    queryset holds a broad search (refunds.filters.search_is_broad), walked rather than
+    collected, so it is estimated whatever this form's estimate says: counting it would walk
+    every refund."""
     limit = exact_count_limit() if limit is None else limit
     estimate = estimated_count(queryset)
+    if broad and estimate is not None:
+        return max(estimate, limit + 1), False
     if estimate is None or estimate <= limit:
         n = queryset.order_by()[: limit + 1].count()
         if n <= limit or estimate is None:
@@ -151,10 +158,11 @@ class AdminPaginator(IdsFirstPaginator):
     page; one past the real end is empty."""
 
     count_label = ""
+    broad = False  # set by the changelist when its search is broad (RefundAdmin.get_paginator)
 
     @cached_property
     def count(self):
-        n, exact = count_or_estimate(self.object_list)
+        n, exact = count_or_estimate(self.object_list, broad=self.broad)
         if not exact:
             self.count_label = round_estimate(n).capitalize()
         return n

@@ -351,6 +351,7 @@ def refund_status_counts(
     *,
     limit: int | None = None,
     searched: bool = False,
+    broad: bool = False,
 ) -> TabCounts:
     """The queue's tab counts: refunds per status, plus those needing attention and those with
     drift, of `queryset` (every refund when None; the queue passes its refunds filtered by
@@ -363,8 +364,9 @@ def refund_status_counts(
     With a limit (the queue), no count reads more than limit + 1 rows. Each tab is counted on
     its own up to the limit (on the status and flag indexes, under the view and filters), except
     under a search (`searched`), which is not run once per tab: when the planner expects at most
-    the limit, one pass counts every tab; beyond, "All" is the planner's estimate and the tabs
-    are not counted."""
+    the limit, one pass counts every tab; beyond, or when the search is broad (refunds.filters:
+    expected past the limit, and walked), "All" is the planner's estimate and the tabs are not
+    counted."""
     keys = [s.value for s in RefundStatus] + ["attention", "drift"]
     counts = TabCounts(dict.fromkeys(keys, 0), limit=limit)
     if limit is not None and searched and queryset is not None:
@@ -372,11 +374,11 @@ def refund_status_counts(
         total = 0
         if estimate is None:
             counts.update(queryset.order_by().aggregate(**_tallies()))
-        elif estimate <= limit:
+        elif estimate <= limit and not broad:
             first = queryset.order_by()[: limit + 1]  # aggregated over as a subquery
             counts.update(first.aggregate(total=Count("pk"), **_tallies()))
             total = counts.pop("total")
-        if estimate is not None and (estimate > limit or total > limit):
+        if estimate is not None and (broad or estimate > limit or total > limit):
             counts.update(dict.fromkeys(keys))
             counts["all"] = max(estimate, limit + 1)
             counts.estimated = {"all"}

@@ -7,12 +7,11 @@ pytest_plugins = ["tests.fixtures.pipeline"]
 
 @pytest.fixture(autouse=True)
 def _no_search_memos(monkeypatch):
-    """Each test starts with refunds.filters' per-process memos (table sizes, whether a search
-    is broad) empty, so what a request reads does not depend on the tests run before it."""
+    """Each test starts with refunds.filters' per-process memo (whether a search is broad)
+    empty, so what a request reads does not depend on the tests run before it."""
     from refunds import filters
 
     monkeypatch.setattr(filters, "_BROAD", {})
-    monkeypatch.setattr(filters, "_TABLE_ROWS", {})
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from rest_framework.views import exception_handler
 from orders.errors import OrderError
 from refunds.client_address import client_address
 from refunds.errors import RefundError
+from refunds.filters import search_is_broad
 from refunds.pagination import count_or_estimate, page_rows
 
 MAX_ID = 2**63 - 1
@@ -185,7 +186,8 @@ class PageSizePagination(BasePagination):
         self.page, self.size = query.validated_data["page"], query.validated_data["size"]
         # Past refunds.pagination.EXACT_COUNT_LIMIT the total is the planner's estimate, and
         # says so: counting a million refunds would be most of the request (issue 17).
-        self.total, exact = count_or_estimate(queryset)
+        broad = search_is_broad(request.query_params.get("q", ""))
+        self.total, exact = count_or_estimate(queryset, broad=broad)
         self.estimated = not exact
         start = self.page * self.size
         stop = start + self.size if self.estimated else min(start + self.size, self.total)

@@ -189,27 +189,49 @@ def test_api_and_admin_say_a_total_past_the_limit_is_an_estimate(client, manager
 
 
 @pytest.mark.django_db
-def test_a_broad_search_is_walked_and_finds_what_the_narrow_one_finds(customer_user, settings):
+def test_a_broad_search_is_walked_and_finds_what_the_narrow_one_finds(settings):
     people = [("Alice Smith", "alice@shop.example"), ("Bob Smith", "bob@shop.example")]
     people += [("Carol Jones", "carol@shop.example"), ("Dan Brown", "dan@shop.example")]
+    made = []
     for name, email in people:
         customer = factories.CustomerFactory(name=name, email=email)
-        _many(factories.make_order(customer=customer), 3)
-    _analyze("orders_customer", "orders_order")
-    settings.SEARCH_BROAD_SHARE = 0.5  # 2 of 4 customers is broad
-    assert search_is_broad("smith")
-    assert not search_is_broad("jones")
-    assert search_is_broad("SHOP.example")  # every e-mail
-    broad = {
-        value: sorted(search_refunds(Refund.objects.all(), value).values_list("pk", flat=True))
-        for value in ("smith", "SHOP.example", "track-001")
-    }
-    settings.SEARCH_BROAD_SHARE = 1.01  # nothing is broad
+        made += _many(factories.make_order(customer=customer), 3)
+    _analyze("orders_customer", "orders_order", "refunds_refund")
+    values = ("smith", "SHOP.example", "track-001", made[4].number, "nothing like it")
+    settings.LIST_EXACT_COUNT_LIMIT = 0  # the planner never expects 0 rows: all are broad
+    assert all(search_is_broad(v) for v in values)
+    walked = {}
+    for value in values:
+        found = search_refunds(refund_queue_queryset(), value)
+        assert "UNION" not in str(found.query)  # one condition per refund, in the list's order
+        walked[value] = [r.pk for r in found]
+    settings.LIST_EXACT_COUNT_LIMIT = 10_000
     filters._BROAD.clear()
-    assert not search_is_broad("smith")
-    for value, found in broad.items():
-        narrow = search_refunds(Refund.objects.all(), value).values_list("pk", flat=True)
-        assert found == sorted(narrow), value
-    assert len(broad["smith"]) == 6
-    assert len(broad["SHOP.example"]) == 12
-    assert len(broad["track-001"]) == 4  # TRACK-001 of each order
+    assert not any(search_is_broad(v) for v in values)
+    for value, pks in walked.items():
+        collected = search_refunds(refund_queue_queryset(), value)
+        assert "UNION" in str(collected.query)  # collected from the indexes
+        assert pks == [r.pk for r in collected], value
+    assert (len(walked["smith"]), len(walked["SHOP.example"])) == (6, 12)
+    assert len(walked["track-001"]) == 4  # TRACK-001 of each order
+    assert walked[made[4].number] == [made[4].pk]
+    assert walked["nothing like it"] == []
+
+
+@pytest.mark.django_db
+def test_a_broad_search_is_estimated_on_every_list(client, manager, order, settings):
+    _many(order, 12)
+    _analyze("refunds_refund", "orders_order", "orders_customer")
+    settings.LIST_EXACT_COUNT_LIMIT = 0
+    client.force_login(manager)
+    meta = client.get("/api/v2/refunds", {"q": "track-00"}).json()["meta"]
+    assert meta["totalIsEstimate"] is True
+    assert meta["total"] >= 1
+    queue = client.get(QUEUE, {"q": "track-00", "page_size": 10})
+    assert queue.context["page"].paginator.count_is_exact is False
+    assert "About " in queue.content.decode()
+    assert [row["refund"].return_tracking_id for row in queue.context["rows"]] == [
+        f"TRACK-{i:03d}" for i in range(9, -1, -1)
+    ]
+    admin = client.get("/admin/refunds/refund/", {"q": "track-00"}).content.decode()
+    assert "About " in admin

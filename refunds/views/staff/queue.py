@@ -14,7 +14,13 @@ from django.views.generic import TemplateView
 from ... import rules, services
 from ...due import due_for
 from ...errors import RefundError
-from ...filters import VIEW_ALL, VIEW_CHOICES, VIEW_DECISION, RefundQueueFilter
+from ...filters import (
+    VIEW_ALL,
+    VIEW_CHOICES,
+    VIEW_DECISION,
+    RefundQueueFilter,
+    search_is_broad,
+)
 from ...forms import BulkActionForm
 from ...models import Refund
 from ...pagination import (
@@ -81,8 +87,8 @@ def _known_count(filterset, counts: TabCounts) -> tuple[int, str] | None:
     return n, "exact"
 
 
-def _count(queryset) -> tuple[int, str]:
-    n, exact = count_or_estimate(queryset)
+def _count(queryset, *, broad: bool) -> tuple[int, str]:
+    n, exact = count_or_estimate(queryset, broad=broad)
     return n, "exact" if exact else "estimated"
 
 
@@ -124,11 +130,12 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
         for key in TAB_PARAMS:
             tab_data.pop(key, None)
         tab_filterset = RefundQueueFilter(tab_data, queryset=Refund.objects.all(), request=request)
-        searched = tab_filterset.is_valid() and bool(tab_filterset.form.cleaned_data.get("q"))
+        search = tab_filterset.form.cleaned_data.get("q") if tab_filterset.is_valid() else ""
         counts = refund_status_counts(
             tab_filterset.qs if _narrows(tab_filterset) else None,  # None: the indexes' counts
             limit=exact_count_limit(),
-            searched=searched,
+            searched=bool(search),
+            broad=search_is_broad(search),  # kept a minute: asked once per request
         )
         try:
             per_page = int(
@@ -141,7 +148,8 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
         paginator = IdsFirstPaginator(queryset, per_page)
         # A cached_property: the tab counts spare a COUNT(*); a count past the limit pages
         # open-ended (Previous / Next, no last page).
-        paginator.count, how = _known_count(filterset, counts) or _count(queryset)
+        broad = search_is_broad(search)
+        paginator.count, how = _known_count(filterset, counts) or _count(queryset, broad=broad)
         paginator.count_is_exact = how == "exact"
         page = paginator.get_page(request.GET.get("page"))
         status_now = request.GET.getlist("status")
