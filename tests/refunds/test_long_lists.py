@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.paginator import Paginator
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from refunds import filters
 from refunds.filters import search_is_broad, search_refunds
@@ -235,3 +236,16 @@ def test_a_broad_search_is_estimated_on_every_list(client, manager, order, setti
     ]
     admin = client.get("/admin/refunds/refund/", {"q": "track-00"}).content.decode()
     assert "About " in admin
+
+
+@pytest.mark.django_db
+def test_a_pages_rows_are_read_by_id_alone(order):
+    _many(order, 7)
+    searched = search_refunds(refund_queue_queryset(), "track-00")
+    with CaptureQueriesContext(connection) as queries:
+        rows = page_rows(searched, 0, 5)
+    ids_sql, rows_sql = (q["sql"] for q in queries.captured_queries)
+    # The search ran once, for the ids; the rows come by primary key with their annotations.
+    assert "LIKE" in ids_sql
+    assert "LIKE" not in rows_sql
+    assert [(r.pk, r.line_count) for r in rows] == [(r.pk, r.line_count) for r in searched[:5]]
