@@ -7,6 +7,7 @@ import time
 import django_filters
 import django_filters.constants
 from django import forms
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -15,7 +16,7 @@ from integrations.registry import adapter_choices
 from orders.models import Customer, MarketplaceAccount, Order
 
 from .models import ReasonCode, Refund, RefundLine, StatusChoices
-from .pagination import estimated_count, exact_count_limit
+from .pagination import estimated_count
 from .selectors import NEEDS_DECISION, awaiting_a_manager, overdue
 
 SORTS = (
@@ -86,24 +87,24 @@ def refund_ids_matching(value: str):
     return branches[0].union(*branches[1:])
 
 
-# A search is "broad" when the planner expects it to match more refunds than a list counts
-# exactly (refunds.pagination.exact_count_limit(), 10,000): a common name or a short fragment
-# (issue 17: "customer 19" is 11,111 of 200,000 customers, about 56,000 refunds, at 1,000,000).
-# Its matches are then found by walking the list in its order and testing each refund, which
-# reaches a page of 50 after about 50 / (its share of the refunds) of them, and its count is the
-# same estimate. A narrow search instead collects its matches from the trigram indexes
-# (`refund_ids_matching`), at a cost that grows with the matches (at most the limit), and is
-# counted exactly. So the two choices are one: what is counted is collected, what is estimated
-# is walked (BENCHMARKS.md, "Ten times the data").
+# A search is "broad" when the planner expects it to match more refunds than a search counts
+# exactly (settings.LIST_SEARCH_EXACT_COUNT_LIMIT, 1,000): a common name or a short fragment
+# (issue 17: "customer 12" matches about 5,500 refunds at 100,000; "customer 19" about 56,000
+# at 1,000,000). Its matches are then found by walking the list in its order and testing each
+# refund, which reaches a page of 50 after about 50 / (its share of the refunds) of them, and
+# its count is the planner's estimate ("about 5,500"). A narrow search instead collects its
+# matches from the trigram indexes (`refund_ids_matching`), at a cost that grows with the
+# matches (so at most the limit), and is counted exactly. The two choices are one: what is
+# counted is collected, what is estimated is walked (BENCHMARKS.md, "Ten times the data").
 _BROAD: dict[str, tuple[float, bool]] = {}
 MEMO_SECONDS = 60.0  # how long a value's broadness is kept (per process)
 
 
 def search_is_broad(value: str) -> bool:
-    """Whether the planner expects the value to match more refunds than exact_count_limit()
-    (EXPLAIN of the narrow form: no rows read; PostgreSQL only, elsewhere never). Kept a
-    minute per value: it only chooses how the same refunds are found, so a stale answer costs
-    time, never a wrong list."""
+    """Whether the planner expects the value to match more refunds than
+    settings.LIST_SEARCH_EXACT_COUNT_LIMIT (EXPLAIN of the narrow form: no rows read;
+    PostgreSQL only, elsewhere never). Kept a minute per value: it only chooses how the same
+    refunds are found, so a stale answer costs time, never a wrong list."""
     value = (value or "").strip()
     if not value or connection.vendor != "postgresql":
         return False
@@ -112,7 +113,7 @@ def search_is_broad(value: str) -> bool:
     if kept and now - kept[0] < MEMO_SECONDS:
         return kept[1]
     estimate = estimated_count(Refund.objects.filter(pk__in=refund_ids_matching(value)))
-    broad = estimate is not None and estimate > exact_count_limit()
+    broad = estimate is not None and estimate > settings.LIST_SEARCH_EXACT_COUNT_LIMIT
     if len(_BROAD) > 1000:
         _BROAD.clear()
     _BROAD[value] = (now, broad)

@@ -240,9 +240,10 @@ WEBHOOK_MAX_BODY_BYTES = int(env("WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024)))
 # intake.py): a disabled account or a new webhook secret counts within this many seconds.
 WEBHOOK_ACCOUNTS_TTL_SECONDS = float(env("WEBHOOK_ACCOUNTS_TTL_SECONDS", "2"))
 # Long lists (issue 17; refunds.pagination, refunds.filters): counted exactly up to this many
-# rows, estimated beyond; a search expected to match more is walked in the list's order instead
-# of collected from the trigram indexes.
+# rows, estimated beyond; a search expected to match more than the second is walked in the
+# list's order instead of collected from the trigram indexes, and estimated.
 LIST_EXACT_COUNT_LIMIT = int(env("LIST_EXACT_COUNT_LIMIT", "10000"))
+LIST_SEARCH_EXACT_COUNT_LIMIT = int(env("LIST_SEARCH_EXACT_COUNT_LIMIT", "1000"))
 POLL_INTERVAL = float(env("POLL_INTERVAL", "30"))
 # A refund the marketplace accepted but has not confirmed or refused after this many hours is
 # flagged for staff (drift): HepsiGlobal has no status API, so a lost result webhook would

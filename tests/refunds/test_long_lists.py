@@ -199,14 +199,14 @@ def test_a_broad_search_is_walked_and_finds_what_the_narrow_one_finds(settings):
         made += _many(factories.make_order(customer=customer), 3)
     _analyze("orders_customer", "orders_order", "refunds_refund")
     values = ("smith", "SHOP.example", "track-001", made[4].number, "nothing like it")
-    settings.LIST_EXACT_COUNT_LIMIT = 0  # the planner never expects 0 rows: all are broad
+    settings.LIST_SEARCH_EXACT_COUNT_LIMIT = 0  # the planner never expects 0 rows: all broad
     assert all(search_is_broad(v) for v in values)
     walked = {}
     for value in values:
         found = search_refunds(refund_queue_queryset(), value)
         assert "UNION" not in str(found.query)  # one condition per refund, in the list's order
         walked[value] = [r.pk for r in found]
-    settings.LIST_EXACT_COUNT_LIMIT = 10_000
+    settings.LIST_SEARCH_EXACT_COUNT_LIMIT = 10_000
     filters._BROAD.clear()
     assert not any(search_is_broad(v) for v in values)
     for value, pks in walked.items():
@@ -223,7 +223,7 @@ def test_a_broad_search_is_walked_and_finds_what_the_narrow_one_finds(settings):
 def test_a_broad_search_is_estimated_on_every_list(client, manager, order, settings):
     _many(order, 12)
     _analyze("refunds_refund", "orders_order", "orders_customer")
-    settings.LIST_EXACT_COUNT_LIMIT = 0
+    settings.LIST_SEARCH_EXACT_COUNT_LIMIT = 0
     client.force_login(manager)
     meta = client.get("/api/v2/refunds", {"q": "track-00"}).json()["meta"]
     assert meta["totalIsEstimate"] is True
