@@ -104,6 +104,9 @@ def page_rows(queryset: QuerySet, start: int, stop: int) -> list:
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
+MAX_PAGE = 1_000_000  # as the API's `page` (refunds.api.common.PageQuery)
+
+
 class OpenEndedPage(Page):
     """A page of a list whose length is only known to be more than a limit: whether a next page
     exists is read (one row past the page), not worked out from a count."""
@@ -134,6 +137,8 @@ class IdsFirstPaginator(Paginator):
             raise PageNotAnInteger("That page number is not a whole number.") from error
         if number < 1:
             raise EmptyPage("That page number is less than 1.")
+        if number > MAX_PAGE:  # an OFFSET past PostgreSQL's bigint would be an error, not a page
+            raise EmptyPage("That page number is past any list.")
         return number
 
     def get_page(self, number):

@@ -85,6 +85,7 @@ def test_an_open_ended_paginator_reads_whether_a_next_page_exists(order):
     past = paginator.get_page(9)  # not moved to a last page it cannot know
     assert (past.number, list(past), past.has_next()) == (9, [], False)
     assert paginator.get_page("x").number == paginator.get_page(0).number == 1
+    assert paginator.get_page(10**20).number == 1  # not an OFFSET PostgreSQL cannot take
 
 
 @pytest.mark.django_db
@@ -164,6 +165,9 @@ def test_queue_past_the_limit_says_so_and_pages_open_ended(client, agent, order,
     past = client.get(QUEUE, {"view": "all", "page_size": 10, "page": 7})
     assert past.status_code == 200
     assert "The list ends before page 7." in past.content.decode()
+    for hostile in ("-3", "abc", "1e9", "99999999999999999999", "７"):
+        answer = client.get(QUEUE, {"view": "all", "page_size": 10, "page": hostile})
+        assert answer.status_code == 200, hostile
     # Under the limit the queue counts and shows the last page, as before.
     settings.LIST_EXACT_COUNT_LIMIT = 100
     body = client.get(QUEUE, {"view": "all", "page_size": 10}).content.decode()
@@ -185,7 +189,11 @@ def test_api_and_admin_say_a_total_past_the_limit_is_an_estimate(client, manager
     assert (narrow["total"], narrow["totalIsEstimate"]) == (4, False)
     admin = client.get("/admin/refunds/refund/")
     assert admin.status_code == 200
-    assert "About 12 refunds" in admin.content.decode()
+    page = admin.content.decode()
+    assert "About 12 refunds" in page
+    assert "12 refunds</a>" not in page  # no estimate shown as a count
+    searched = client.get("/admin/refunds/refund/", {"q": "TRACK-"}).content.decode()
+    assert "About 12 results" in searched
     assert "4 refunds" in client.get("/admin/refunds/refund/?status__exact=ISSUED").content.decode()
 
 
