@@ -55,6 +55,8 @@ def orders_matching(value: str, queryset=None):
     value = (value or "").strip()
     if not value:
         return queryset
+    if "\x00" in value:  # as in search_refunds
+        return queryset.none()
     return queryset.filter(pk__in=_order_ids_matching(value))
 
 
@@ -106,7 +108,7 @@ def search_is_broad(value: str) -> bool:
     PostgreSQL only, elsewhere never). Kept a minute per value: it only chooses how the same
     refunds are found, so a stale answer costs time, never a wrong list."""
     value = (value or "").strip()
-    if not value or connection.vendor != "postgresql":
+    if not value or "\x00" in value or connection.vendor != "postgresql":
         return False
     now = time.monotonic()
     kept = _BROAD.get(value)
@@ -144,6 +146,8 @@ def search_refunds(queryset, value: str):
     value = (value or "").strip()
     if not value:
         return queryset
+    if "\x00" in value:  # PostgreSQL text holds no NUL, so nothing matches (and it cannot be sent)
+        return queryset.none()
     if search_is_broad(value):
         return queryset.filter(_broad_match(value))
     return queryset.filter(pk__in=refund_ids_matching(value))

@@ -257,3 +257,26 @@ def test_a_pages_rows_are_read_by_id_alone(order):
     assert "LIKE" in ids_sql
     assert "LIKE" not in rows_sql
     assert [(r.pk, r.line_count) for r in rows] == [(r.pk, r.line_count) for r in searched[:5]]
+
+
+HOSTILE = ["\x00", "a\x00b", "%", "_", "%_%", "\\", "'; drop table x; --", "x" * 5000, "🙂"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", [QUEUE, "/api/v2/refunds", "/admin/refunds/refund/"])
+def test_hostile_search_values_answer_without_an_error_and_find_nothing(
+    client, manager, order, url
+):
+    _many(order, 3)
+    client.force_login(manager)
+    for value in HOSTILE:
+        response = client.get(url, {"q": value})
+        assert response.status_code in (200, 400), (url, value[:10])
+        # (Django's admin refuses a NUL in its search form itself and lists unsearched.)
+        if url == "/admin/refunds/refund/" and "\x00" not in value:
+            assert response.context["cl"].result_count == 0, value[:10]
+    # Bytes that are not UTF-8 arrive as U+FFFD, not as a lone surrogate.
+    assert client.get(url + "?q=%ED%A0%80").status_code in (200, 400)
+    # NUL never reaches PostgreSQL (its text cannot hold one): nothing matches.
+    assert not search_refunds(Refund.objects.all(), "a\x00b").exists()
+    assert not search_is_broad("a\x00b")
