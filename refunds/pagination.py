@@ -66,15 +66,12 @@ def count_or_estimate(
     every refund."""
     limit = exact_count_limit() if limit is None else limit
     estimate = estimated_count(queryset)
-    if broad and estimate is not None:
+    if estimate is None:  # not PostgreSQL (make run's SQLite): no estimate to give
+        return queryset.count(), True
+    if broad or estimate > limit:
         return max(estimate, limit + 1), False
-    if estimate is None or estimate <= limit:
-        n = queryset.order_by()[: limit + 1].count()
-        if n <= limit or estimate is None:
-            return (n if n <= limit else queryset.count()), True
-    else:
-        n = limit + 1
-    return max(estimate or 0, n), False
+    n = queryset.order_by()[: limit + 1].count()
+    return (n, True) if n <= limit else (max(estimate, n), False)
 
 
 def round_estimate(n: int) -> str:

@@ -184,8 +184,8 @@ class PageSizePagination(BasePagination):
         query = PageQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         self.page, self.size = query.validated_data["page"], query.validated_data["size"]
-        # Past refunds.pagination.EXACT_COUNT_LIMIT the total is the planner's estimate, and
-        # says so: counting a million refunds would be most of the request (issue 17).
+        # Past settings.LIST_EXACT_COUNT_LIMIT the total is the planner's estimate, and says
+        # so: counting a million refunds would be most of the request (issue 17).
         broad = search_is_broad(request.query_params.get("q", ""))
         self.total, exact = count_or_estimate(queryset, broad=broad)
         self.estimated = not exact
@@ -214,7 +214,7 @@ class PageSizePagination(BasePagination):
                         "totalIsEstimate": {
                             "type": "boolean",
                             "description": "True when total is PostgreSQL's estimate, given "
-                            "past 10,000 matches instead of counting them",
+                            "past LIST_EXACT_COUNT_LIMIT (10,000) matches instead of counting",
                         },
                     },
                 },

@@ -131,11 +131,12 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
             tab_data.pop(key, None)
         tab_filterset = RefundQueueFilter(tab_data, queryset=Refund.objects.all(), request=request)
         search = tab_filterset.form.cleaned_data.get("q") if tab_filterset.is_valid() else ""
+        broad = search_is_broad(search)  # walked and estimated, not collected and counted
         counts = refund_status_counts(
             tab_filterset.qs if _narrows(tab_filterset) else None,  # None: the indexes' counts
             limit=exact_count_limit(),
             searched=bool(search),
-            broad=search_is_broad(search),  # kept a minute: asked once per request
+            broad=broad,
         )
         try:
             per_page = int(
@@ -148,7 +149,6 @@ class RefundQueueView(StaffPermissionMixin, TemplateView):
         paginator = IdsFirstPaginator(queryset, per_page)
         # A cached_property: the tab counts spare a COUNT(*); a count past the limit pages
         # open-ended (Previous / Next, no last page).
-        broad = search_is_broad(search)
         paginator.count, how = _known_count(filterset, counts) or _count(queryset, broad=broad)
         paginator.count_is_exact = how == "exact"
         page = paginator.get_page(request.GET.get("page"))
