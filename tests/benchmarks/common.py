@@ -159,11 +159,8 @@ def http_burst(
     return time.perf_counter() - t0, latencies, codes
 
 
-def session_cpu_seconds(session_id: int) -> float:
-    """User + system CPU seconds of the live processes of one session (a child started by
-    start_process leads its own session: gunicorn's master and workers, celery's worker)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+def _session_processes(session_id: int):
+    """(the /proc entry, its stat fields after the command) of each live process of a session."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -172,7 +169,14 @@ def session_cpu_seconds(session_id: int) -> float:
         except OSError:
             continue
         if int(fields[3]) == session_id:  # fields[3] is the session id (field 6 of stat)
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+            yield entry, fields
+
+
+def session_cpu_seconds(session_id: int) -> float:
+    """User + system CPU seconds of the live processes of one session (a child started by
+    start_process leads its own session: gunicorn's master and workers, celery's worker)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = sum(int(f[11]) + int(f[12]) for _e, f in _session_processes(session_id))  # utime+stime
     return total / ticks
 
 
@@ -180,13 +184,8 @@ def session_peak_rss_mb(session_id: int) -> float:
     """The largest peak resident set (VmHWM) of one live process of a session, in MiB: for
     gunicorn one web process (its master or a worker), for celery the worker."""
     peak = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for entry, _fields in _session_processes(session_id):
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) != session_id:
-                continue
             status = (entry / "status").read_text()
         except OSError:
             continue
