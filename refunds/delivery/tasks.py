@@ -13,6 +13,7 @@ lost); the outbox row's state and idempotency key make every repeat harmless.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 
 from celery import shared_task
@@ -26,6 +27,7 @@ from integrations.base import Accepted, Confirmed, FailedForNow, OutboundKind, R
 from orders.models import MarketplaceAccount
 
 from ..models import Refund
+from ..prepared import prepared_get
 from ..services import refund_apply_marketplace_result, refund_mark_outcome_unknown
 from .adapters import account_adapter
 from .models import OutboundAction, OutboundState
@@ -107,20 +109,28 @@ def _outcome(result: Result) -> str:
     }[type(result)]
 
 
+def _action_for_update(action_id, *, with_account: bool):
+    rows = (
+        OutboundAction.objects.select_for_update(of=("self",))
+        .annotate(refund_order_id=F("refund__order_id"))
+        .defer("payload", "response")
+        .filter(pk=action_id)
+    )
+    return rows.select_related("account") if with_account else rows
+
+
 def _locked_action(action_id: int, *, with_account: bool) -> OutboundAction:
     """The action row, locked, with what applying a result needs: its state, and a refund
     stand-in carrying the ids the refund services lock by (they read the refund again under
     their own lock, so loading it here would be wasted). `of=self`: lock the action row only.
     Without it PostgreSQL also locks the joined rows, and every delivery of the account would
-    wait for this transaction."""
-    rows = (
-        OutboundAction.objects.select_for_update(of=("self",))
-        .annotate(refund_order_id=F("refund__order_id"))
-        .defer("payload", "response")
+    wait for this transaction. Compiled once per thread (`refunds.prepared`)."""
+    action = prepared_get(
+        f"delivery.locked_action.{'account' if with_account else 'bare'}",
+        OutboundAction,
+        functools.partial(_action_for_update, with_account=with_account),
+        action_id,
     )
-    if with_account:
-        rows = rows.select_related("account")
-    action = rows.get(pk=action_id)
     action.refund = Refund(pk=action.refund_id, order_id=action.refund_order_id)
     return action
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from orders.models import Order
 
 from .. import notifications
 from ..errors import RefundError
 from ..models import Refund, RefundEvent
+from ..prepared import prepared_get, prepared_update
 from ..rules import Decision
 from ..states import Action, RefundStatus, Role, target_status
 
@@ -32,15 +34,23 @@ def allow(decision: Decision) -> Role:
     return decision.role
 
 
-def lock_order(order_id: int) -> Order:
-    """Lock the order's row only (`of=self`): without it PostgreSQL would also lock the joined
-    customer and marketplace account rows, and every writer of any order of that account would
-    queue behind one another."""
+def _order_for_update(order_id) -> QuerySet:
     return (
         Order.objects.select_for_update(of=("self",))
         .select_related("customer", "account")
-        .get(pk=order_id)
+        .filter(pk=order_id)
     )
+
+
+def _refund_for_update(refund_id) -> QuerySet:
+    return Refund.objects.select_for_update().filter(pk=refund_id)
+
+
+def lock_order(order_id: int) -> Order:
+    """Lock the order's row only (`of=self`): without it PostgreSQL would also lock the joined
+    customer and marketplace account rows, and every writer of any order of that account would
+    queue behind one another. Compiled once per thread (`refunds.prepared`)."""
+    return prepared_get("services.lock_order", Order, _order_for_update, order_id)
 
 
 def lock(refund: Refund) -> tuple[Order, Refund]:
@@ -51,7 +61,7 @@ def lock(refund: Refund) -> tuple[Order, Refund]:
         pk=refund.pk
     )
     order = lock_order(order_id)
-    refund = Refund.objects.select_for_update().get(pk=refund.pk)
+    refund = prepared_get("services.lock_refund", Refund, _refund_for_update, refund.pk)
     if refund.order_id != order.pk:  # only an instance whose order_id was changed in memory
         raise ValueError(f"Refund {refund.pk} is not on order {order_id}")
     refund.order = order
@@ -98,7 +108,8 @@ def record(
 
 
 def save(refund: Refund, *fields: str) -> None:
-    refund.save(update_fields=[*fields, "updated_at"])
+    """`refund.save(update_fields=[*fields, "updated_at"])`, as one prepared UPDATE."""
+    prepared_update(refund, [*fields, "updated_at"])
 
 
 def platform_knows(refund: Refund) -> bool:
