@@ -14,7 +14,10 @@ CPU than running the statement: the delivery worker spent about a quarter of its
 - `prepared_update(instance, fields)`: `instance.save(update_fields=fields)` as one prepared
   UPDATE: the same `pre_save` (auto_now) and database preparation of each value, and Django's
   error when no row was updated. Model signals are not sent (no receiver listens to the models
-  it is used on; tests/refunds/test_prepared.py checks there is none).
+  it is used on, refunds and their events; tests/refunds/test_prepared.py checks there is none).
+
+- `prepared_insert(instance)`: `instance.save()` of a new row as one prepared INSERT (RETURNING
+  its id), on databases that return columns from an insert; Django's own save elsewhere.
 
 Per thread because a compiled query holds the thread's database connection wrapper (its
 converters are bound to it); the cache is small (one entry per call site and alias).
@@ -144,3 +147,45 @@ def prepared_update(instance: Model, fields: Sequence[str]) -> None:
         cursor.execute(sql, [*values, meta.pk.get_db_prep_value(instance.pk, connection)])
         if cursor.rowcount == 0:
             raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+def prepared_insert(instance: Model) -> None:
+    """`instance.save()` of a new row (no pk yet) as one prepared INSERT ... RETURNING its pk,
+    with each field's `pre_save` (auto_now_add) and database preparation as Django's insert
+    does them. Django's own save for a row that has a pk, a value that is an expression, or a
+    database that cannot return the new id."""
+    model = type(instance)
+    meta = model._meta
+    alias = router.db_for_write(model, instance=instance)
+    connection = connections[alias]
+    auto = meta.auto_field
+    if (
+        instance.pk is not None
+        or auto is None
+        or not connection.features.can_return_columns_from_insert
+    ):
+        instance.save()
+        return
+    fields = [f for f in meta.local_concrete_fields if f is not auto and not f.generated]
+    values = []
+    for field in fields:
+        value = field.pre_save(instance, True)
+        if hasattr(value, "resolve_expression") or hasattr(field, "get_placeholder"):
+            instance.save()
+            return
+        values.append(field.get_db_prep_save(value, connection=connection))
+    cache = _cache(alias)
+    key = ("insert", model)
+    sql = cache.get(key)
+    if sql is None:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        table, pk = quote(meta.db_table), quote(auto.column)
+        sql = cache[key] = f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING {pk}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        (new_id,) = cursor.fetchone()
+    setattr(instance, auto.attname, new_id)
+    instance._state.adding = False
+    instance._state.db = alias

@@ -19,11 +19,12 @@ import functools
 import json
 import logging
 import random
+import threading
 from dataclasses import dataclass, field
 
 from celery import current_app as app
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -163,9 +164,24 @@ def _unlimited_adapter_keys() -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _converters(field):
-    col = field.get_col(field.model._meta.db_table)
-    return col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+_row_converters = threading.local()
+
+
+def _converters(model) -> list:
+    """Each concrete field's column and converters, as the ORM applies them to a raw row; kept
+    per thread and connection wrapper (the converters are bound to it)."""
+    cache = getattr(_row_converters, "cache", None)
+    if cache is None or cache[0] is not connections[DEFAULT_DB_ALIAS]:
+        cache = _row_converters.cache = (connections[DEFAULT_DB_ALIAS], {})
+    found = cache[1].get(model)
+    if found is None:
+        found = cache[1][model] = []
+        for f in model._meta.concrete_fields:
+            col = f.get_col(model._meta.db_table)
+            found.append(
+                (col, connection.ops.get_db_converters(col) + f.get_db_converters(connection))
+            )
+    return found
 
 
 def _instance(model, values):
@@ -173,8 +189,7 @@ def _instance(model, values):
     as the ORM would (JSON, decimals, datetimes)."""
     fields = model._meta.concrete_fields
     row = []
-    for f, value in zip(fields, values, strict=True):
-        col, converters = _converters(f)
+    for (col, converters), value in zip(_converters(model), values, strict=True):
         for convert in converters:
             value = convert(value, col, connection)
         row.append(value)

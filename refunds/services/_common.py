@@ -13,7 +13,7 @@ from orders.models import Order
 from .. import notifications
 from ..errors import RefundError
 from ..models import Refund, RefundEvent
-from ..prepared import prepared_get, prepared_update
+from ..prepared import prepared_get, prepared_insert, prepared_update
 from ..rules import Decision
 from ..states import Action, RefundStatus, Role, target_status
 
@@ -91,7 +91,7 @@ def record(
     changes: Mapping | None = None,
     note: str = "",
 ) -> RefundEvent:
-    event = RefundEvent.objects.create(
+    event = RefundEvent(
         refund=refund,
         actor=actor,
         actor_label=actor_label(actor, via),
@@ -101,6 +101,7 @@ def record(
         changes=dict(changes or {}),
         note=note,
     )
+    prepared_insert(event)  # RefundEvent.objects.create, as one prepared INSERT
     if from_status != refund.status:
         refund_id, old, new = refund.pk, from_status, refund.status
         transaction.on_commit(lambda: notifications.status_changed(refund_id, old, new))

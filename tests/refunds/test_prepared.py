@@ -9,6 +9,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
 from django.db.models.signals import post_save, pre_save
@@ -18,8 +19,8 @@ from django.test.utils import CaptureQueriesContext
 from orders.models import Order
 from refunds.calculator import LineChoice
 from refunds.delivery.models import OutboundAction
-from refunds.models import Refund
-from refunds.prepared import STAND_IN, prepared_get, prepared_update
+from refunds.models import Refund, RefundEvent
+from refunds.prepared import STAND_IN, prepared_get, prepared_insert, prepared_update
 from refunds.services import refund_approve, refund_request
 from tests import factories
 
@@ -197,7 +198,36 @@ def test_an_expression_takes_django_s_own_save(order, customer_user, agent):
     assert refund.lines_amount == Decimal(refund.lines_amount)
 
 
-def test_nothing_listens_to_refund_saves():
-    """prepared_update sends no model signals: true to Django only while nobody listens."""
-    assert not pre_save.has_listeners(Refund)
-    assert not post_save.has_listeners(Refund)
+def test_an_insert_writes_the_row_as_django_s_create_does(order, customer_user, agent):
+    refund = _approved(order, customer_user, agent)
+    event = RefundEvent(
+        refund=refund,
+        actor=agent,
+        actor_label="agent",
+        action="note",
+        from_status=refund.status,
+        to_status=refund.status,
+        changes={"amount": ["1.00", "2.00"], "nested": {"x": [1, None]}},
+        note="A note",
+    )
+    with CaptureQueriesContext(connection) as sent:
+        prepared_insert(event)
+    assert len(sent) == 1
+    assert sent[0]["sql"].startswith("INSERT")
+    assert event.pk is not None
+    assert event._state.adding is False
+    stored = RefundEvent.objects.get(pk=event.pk)
+    assert _fields(stored) == _fields(event)
+    assert stored.created_at is not None  # auto_now_add, as Django's insert sets it
+    assert stored.changes == {"amount": ["1.00", "2.00"], "nested": {"x": [1, None]}}
+    # An event with a pk takes Django's own save, whose append-only rule refuses it.
+    with pytest.raises(ValidationError, match="append-only"):
+        prepared_insert(stored)
+
+
+def test_nothing_listens_to_refund_or_event_saves():
+    """prepared_update and prepared_insert send no model signals: true to Django only while
+    nobody listens."""
+    for model in (Refund, RefundEvent):
+        assert not pre_save.has_listeners(model)
+        assert not post_save.has_listeners(model)
