@@ -179,8 +179,9 @@ def _apply_result(
             return f"retry in {retry_in:.2f}s"
         # A platform answer is applied even when our lease ran out meanwhile: it is the truth,
         # and the services make applying it twice harmless.
+        # No savepoint: any error leaves this transaction, which is rolled back whole.
         refund_apply_marketplace_result(
-            refund=action.refund, result=result, kind=action.kind, via=via
+            refund=action.refund, result=result, kind=action.kind, via=via, savepoint=False
         )
         if still_ours:
             state = (

@@ -86,11 +86,20 @@ def refund_mark_outcome_unknown(
 
 
 def refund_apply_marketplace_result(
-    *, refund: Refund, result: Result, kind: str = OutboundKind.CREATE_REFUND, via: str
+    *,
+    refund: Refund,
+    result: Result,
+    kind: str = OutboundKind.CREATE_REFUND,
+    via: str,
+    savepoint: bool = True,
 ) -> Refund:
     """Apply what a marketplace answered (delivery task, webhook or poll). Idempotent, and a
-    refund never moves backwards: a late "accepted" after "confirmed" changes nothing."""
-    with transaction.atomic():
+    refund never moves backwards: a late "accepted" after "confirmed" changes nothing.
+
+    `savepoint=False`: the caller's own transaction wraps this call and lets every error out of
+    it, rolling the whole of it back (the delivery task), so the savepoint would only cost its
+    SAVEPOINT and RELEASE round trips."""
+    with transaction.atomic(savepoint=savepoint):
         order, refund = lock(refund)
         old = refund.status
         fields: list[str] = []

@@ -184,6 +184,10 @@ def test_applying_an_answer_reads_no_account_and_finishes_in_one_statement(actio
     assert '"payload"' not in lock
     writes = [q["sql"] for q in applied.captured_queries if "integrations_outbound" in q["sql"]]
     assert len(writes) == 2  # the locked read, then one statement for attempt and action
+    # One savepoint: the task's own transaction, nested in the test's. The refund service
+    # inside it takes none of its own (an error leaves the task's transaction whole).
+    savepoints = [q["sql"] for q in applied.captured_queries if q["sql"].startswith("SAVEPOINT")]
+    assert len(savepoints) == 1
     action.refresh_from_db()
     assert (action.state, action.response, action.claimed_until) == (
         OutboundState.SUCCEEDED,
