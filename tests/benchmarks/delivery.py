@@ -31,6 +31,7 @@ from tests.benchmarks.common import (
     free_port,
     purge_broker,
     record,
+    session_cpu_seconds,
     session_peak_rss_mb,
     start_worker,
     stop_process,
@@ -145,17 +146,6 @@ def _states(ids) -> dict[str, int]:
             [list(ids)],
         )
         return dict(cursor.fetchall())
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of one live process (all its threads)."""
-    import os
-
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _log_tail(lines: int = 15) -> str:
@@ -290,7 +280,8 @@ def deliver(count: int = 2000, concurrency: int = 8) -> None:
                 break
             time.sleep(0.2)
         wall = time.perf_counter() - started
-        worker_cpu = _cpu_seconds(worker.pid)
+        # The worker's whole session: with --pool prefork its children do the work.
+        worker_cpu = session_cpu_seconds(worker.pid)
         worker_rss = session_peak_rss_mb(worker.pid)
         bench_cpu = time.process_time() - bench_cpu  # the sandbox serves from this process
         stop_process(worker)
