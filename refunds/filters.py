@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import django_filters
@@ -9,7 +10,9 @@ import django_filters.constants
 from django import forms
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import StrIndex, Upper
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from integrations.registry import adapter_choices
@@ -35,13 +38,97 @@ def case_variants(value: str) -> list[str]:
     return list(dict.fromkeys([value, value.lower(), value.upper()]))
 
 
+# --- a whole value through its rarest part ----------------------------------------------------
+# A trigram index finds `%value%` by reading the list of rows of each of the value's trigrams.
+# A whole order number or e-mail, pasted as agents do, has trigrams that every row has ("BEN",
+# "-00", "@EX", ".CO"), so the lookup reads lists as long as the table: 17 ms for
+# "BENCH-0000500" at 1,000,000 orders against 0.8 ms for "0000500" (BENCHMARKS.md, issue 17).
+# So a value of several parts (runs of letters or of digits: "BENCH", "0000500") is looked up
+# by the part the column's statistics expect in the fewest rows, when that is at most
+# LIST_SEARCH_EXACT_COUNT_LIMIT rows, and every row found is then checked for the whole value
+# (STRPOS, which no index serves). The same rows either way: the part is a piece of the value,
+# so every row containing the value contains the part.
+# Assumption (here only): ANALYZE's sample in pg_stats (up to 100 common values and 101
+# histogram bounds) stands for the column: a part in k of its n values is expected in
+# k / n of the table's rows (pg_class.reltuples). At 1,000,000 rows only a part in none of
+# them qualifies. A part the sample misses but which is common makes the lookup slower, never
+# wrong; without statistics the whole value is looked up.
+_PART = re.compile(r"[^\W\d_]+|\d+")
+_SAMPLES: dict[str, tuple[float, dict[tuple[str, str], tuple[list[str], float]]]] = {}
+SAMPLE_SECONDS = 600.0  # how long a process keeps the columns' samples
+_SAMPLED = (
+    (Order, "external_number"),
+    (Customer, "email"),
+    (Customer, "name"),
+    (Refund, "return_tracking_id"),
+    (Refund, "external_id"),
+)
+
+
+def _column_samples() -> dict[tuple[str, str], tuple[list[str], float]]:
+    """(table, column) -> the values of its pg_stats sample (upper case) and the table's rows,
+    for the columns the search reads through trigram indexes. One query, kept SAMPLE_SECONDS
+    per database."""
+    alias = connection.alias
+    now = time.monotonic()
+    kept = _SAMPLES.get(alias)
+    if kept and now - kept[0] < SAMPLE_SECONDS:
+        return kept[1]
+    columns = [(model._meta.db_table, model._meta.get_field(f).column) for model, f in _SAMPLED]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.tablename, s.attname, s.most_common_vals::text::text[],"
+            " s.histogram_bounds::text::text[], c.reltuples FROM pg_stats s"
+            " JOIN pg_class c ON c.relname = s.tablename"
+            " AND c.relnamespace = current_schema()::regnamespace"
+            " WHERE s.schemaname = current_schema() AND s.tablename = ANY(%s)"
+            " AND s.attname = ANY(%s)",
+            [[t for t, _ in columns], [c for _, c in columns]],
+        )
+        samples = {
+            (table, column): ([v.upper() for v in (common or []) + (bounds or [])], rows)
+            for table, column, common, bounds, rows in cursor.fetchall()
+        }
+    _SAMPLES[alias] = (now, samples)
+    return samples
+
+
+def rarest_part(model, field: str, value: str) -> str | None:
+    """The part of the value (3 characters or more) to look the column up by, or None for the
+    whole value: a value of one part, no statistics, or no part expected in few enough rows."""
+    if connection.vendor != "postgresql":
+        return None
+    parts = [part for part in _PART.findall(value) if len(part) >= 3 and part != value]
+    if not parts:
+        return None
+    key = (model._meta.db_table, model._meta.get_field(field).column)
+    sample, rows = _column_samples().get(key, ([], 0.0))
+    if not sample:
+        return None
+    # The fewest sampled values holding it, then the longest.
+    hits, _, part = min((sum(p.upper() in seen for seen in sample), -len(p), p) for p in parts)
+    expected = hits / len(sample) * max(rows, len(sample))
+    return part if expected <= settings.LIST_SEARCH_EXACT_COUNT_LIMIT else None
+
+
+def _containing(model, field: str, value: str):
+    """The model's rows whose field contains the value in any case (Django's icontains),
+    looked up through the value's rarest part where it has one."""
+    rows = model.objects.order_by()
+    part = rarest_part(model, field, value)
+    if part is None:
+        return rows.filter(**{f"{field}__icontains": value})
+    whole = GreaterThan(StrIndex(Upper(F(field)), Upper(Value(value))), 0)
+    return rows.filter(Q(**{f"{field}__icontains": part}), whole)
+
+
 def _order_ids_matching(value: str):
     """Ids of the orders whose number, customer e-mail or customer name contains the value, in
     any case: a UNION whose halves each use a trigram index on PostgreSQL (migration 0008; plain
     icontains elsewhere). An OR across the customer join would scan every order instead."""
-    by_number = Order.objects.order_by().filter(external_number__icontains=value).values("pk")
-    customers = (Customer.objects.order_by().filter(email__icontains=value).values("pk")).union(
-        Customer.objects.order_by().filter(name__icontains=value).values("pk")
+    by_number = _containing(Order, "external_number", value).values("pk")
+    customers = (_containing(Customer, "email", value).values("pk")).union(
+        _containing(Customer, "name", value).values("pk")
     )
     by_customer = Order.objects.order_by().filter(customer__in=customers).values("pk")
     return by_number.union(by_customer)
@@ -80,8 +167,8 @@ def refund_ids_matching(value: str):
     refunds = Refund.objects.order_by()
     branches = [
         refunds.filter(order_id__in=_order_ids_matching(value)).values("pk"),
-        refunds.filter(return_tracking_id__icontains=value).values("pk"),
-        refunds.filter(external_id__icontains=value).values("pk"),
+        _containing(Refund, "return_tracking_id", value).values("pk"),
+        _containing(Refund, "external_id", value).values("pk"),
     ]
     number = refund_number(value)
     if number is not None:

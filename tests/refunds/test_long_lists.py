@@ -280,3 +280,58 @@ def test_hostile_search_values_answer_without_an_error_and_find_nothing(
     # NUL never reaches PostgreSQL (its text cannot hold one): nothing matches.
     assert not search_refunds(Refund.objects.all(), "a\x00b").exists()
     assert not search_is_broad("a\x00b")
+
+
+@pytest.mark.django_db
+def test_a_whole_value_is_looked_up_by_its_rarest_part_and_finds_what_icontains_finds(settings):
+    from django.db.models import Q
+
+    from orders.models import Customer, Order
+    from refunds.filters import orders_matching, rarest_part
+
+    made = []
+    for n in range(100, 140):
+        customer = factories.CustomerFactory(name=f"Shop Buyer {n}", email=f"buyer{n}@shop.test")
+        made += _many(factories.make_order(customer=customer, external_number=f"SHOP-00{n}"), 1)
+    # A longer number holding a whole one: a partial search still lists it.
+    made += _many(factories.make_order(external_number="SHOP-001171"), 1)
+    filters._SAMPLES.clear()
+    assert rarest_part(Order, "external_number", "SHOP-00117") is None  # no statistics yet
+    _analyze("orders_customer", "orders_order", "refunds_refund")
+    filters._SAMPLES.clear()
+    settings.LIST_SEARCH_EXACT_COUNT_LIMIT = 10
+    # Every number has "SHOP"; "00117" is in two of them (SHOP-00117 and SHOP-001171).
+    assert rarest_part(Order, "external_number", "shop-00117") == "00117"
+    assert rarest_part(Customer, "email", "BUYER117@SHOP.TEST") == "117"
+    assert rarest_part(Customer, "name", "Shop Buyer 117") == "117"
+    assert rarest_part(Order, "external_number", "SHOP") is None  # one part: the value itself
+    assert rarest_part(Customer, "email", "SHOP-00117") == "00117"  # in no e-mail: none found
+    # Each part of "shop buyer" is expected in 40 customers, more than the limit: the whole.
+    assert rarest_part(Customer, "email", "shop buyer") is None
+    assert "STRPOS" not in str(search_refunds(Refund.objects.all(), "shop buyer").query)
+    settings.LIST_SEARCH_EXACT_COUNT_LIMIT = 1000
+    assert rarest_part(Customer, "email", "shop buyer") == "buyer"  # 40 rows: few enough now
+
+    def plain(value):
+        return sorted(
+            Refund.objects.filter(
+                Q(order__external_number__icontains=value)
+                | Q(order__customer__email__icontains=value)
+                | Q(order__customer__name__icontains=value)
+                | Q(return_tracking_id__icontains=value)
+                | Q(external_id__icontains=value)
+            ).values_list("pk", flat=True)
+        )
+
+    values = ("SHOP-00117", "shop-00117", "Shop-00117", "buyer117@shop.test", "Shop Buyer 117")
+    values += ("SHOP-0011", "hop-00139", "shop buyer", "SHOP-00117-X", "track-000", "00117")
+    for value in values:
+        found = search_refunds(Refund.objects.all(), value)
+        assert sorted(r.pk for r in found) == plain(value), value
+    assert plain("SHOP-00117") == sorted([made[17].pk, made[40].pk])  # 00117 and 001171
+    narrowed = str(search_refunds(Refund.objects.all(), "SHOP-00117").query)
+    assert "STRPOS" in narrowed
+    assert "%00117%" in narrowed
+    assert "%SHOP-00117%" not in narrowed
+    numbers = sorted(o.external_number for o in orders_matching("shop-00117"))
+    assert numbers == ["SHOP-00117", "SHOP-001171"]
